@@ -252,7 +252,7 @@ void SegmentLog::AppendAsync(std::vector<OutgoingEvent> events, int64_t arrival_
     }
   }
   if (options_.budget && options_.budget->Exceeded()) {
-    done(Status::ResourceExhausted("the log disk budget of " +
+    done(Status::NoSpace("the log disk budget of " +
                                    std::to_string(options_.budget->limit()) +
                                    " bytes is used up until subscriptions acknowledge older data"));
     return;

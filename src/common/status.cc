@@ -1,5 +1,6 @@
 #include "common/status.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace inlet {
@@ -13,6 +14,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kCorruption: return "corruption";
     case StatusCode::kIoError: return "io_error";
     case StatusCode::kResourceExhausted: return "resource_exhausted";
+    case StatusCode::kNoSpace: return "no_space";
     case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kPermissionDenied: return "permission_denied";
     case StatusCode::kUnauthenticated: return "unauthenticated";
@@ -26,7 +28,7 @@ const char* StatusCodeName(StatusCode code) {
 
 Status Status::FromErrno(int err, const std::string& what) {
   StatusCode code = StatusCode::kIoError;
-  if (err == ENOSPC || err == EDQUOT) code = StatusCode::kResourceExhausted;
+  if (err == ENOSPC || err == EDQUOT) code = StatusCode::kNoSpace;
   if (err == ENOENT) code = StatusCode::kNotFound;
   return Status(code, what + ": " + std::strerror(err));
 }

@@ -18,6 +18,7 @@ enum class StatusCode {
   kCorruption,        // stored data failed a checksum or framing check
   kIoError,           // the operating system refused (disk full, permissions)
   kResourceExhausted, // a limit was reached; retry later (back-pressure)
+  kNoSpace,           // the disk (or the configured disk budget) is full; retry later
   kUnavailable,       // shutting down or not ready
   kPermissionDenied,
   kUnauthenticated,
@@ -42,6 +43,7 @@ class [[nodiscard]] Status {
   static Status ResourceExhausted(std::string m) {
     return {StatusCode::kResourceExhausted, std::move(m)};
   }
+  static Status NoSpace(std::string m) { return {StatusCode::kNoSpace, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   static Status Unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }

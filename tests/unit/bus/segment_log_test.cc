@@ -142,7 +142,7 @@ TEST(SegmentLogTest, RecoveryDropsARecordWithAFlippedByteAndEverythingAfterIt) {
   EXPECT_EQ(msgs.back().payload, "{\"id\":8}");
 }
 
-TEST(SegmentLogTest, DiskBudgetRefusesAppendsWithResourceExhausted) {
+TEST(SegmentLogTest, DiskBudgetRefusesAppendsWithNoSpace) {
   TempDir dir;
   DiskBudget budget(2000);
   SegmentLogOptions opts;
@@ -159,7 +159,7 @@ TEST(SegmentLogTest, DiskBudgetRefusesAppendsWithResourceExhausted) {
     }
     ++accepted;
   }
-  EXPECT_EQ(last.code(), StatusCode::kResourceExhausted) << last.ToString();
+  EXPECT_EQ(last.code(), StatusCode::kNoSpace) << last.ToString();
   EXPECT_NE(last.message().find("budget"), std::string::npos);
   EXPECT_GT(accepted, 0);
   EXPECT_EQ(ReadAll(**log).size(), static_cast<size_t>(accepted) * 5);

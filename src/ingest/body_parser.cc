@@ -1,0 +1,278 @@
+#include "ingest/body_parser.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace inlet::ingest {
+namespace {
+
+constexpr size_t kMaxDepth = 128;
+
+bool Blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && Blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && Blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string LowerNoParams(std::string_view v) {
+  std::string s(v.substr(0, v.find(';')));
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return std::string(Trim(s));
+}
+
+const char* Category(simdjson::error_code e) {
+  switch (e) {
+    case simdjson::UTF8_ERROR: return "invalid_utf8";
+    case simdjson::DEPTH_ERROR: return "too_deep";
+    default: return "malformed_json";
+  }
+}
+
+}  // namespace
+
+struct BodyParser::Impl {
+  std::string decoded;
+  simdjson::dom::parser dom{1ull << 30};
+  bool dom_failed = false;
+
+  Impl() {
+    if (dom.allocate(1 << 20, kMaxDepth)) dom_failed = true;
+  }
+
+  // Checks one event; empty category when it is a well-formed object.
+  bool CheckEvent(std::string_view ev, size_t index, const BodyLimits& limits, ParsedBody* out) {
+    if (ev.size() > limits.max_event_bytes) {
+      out->rejected.push_back({index, "too_large",
+                               "event of " + std::to_string(ev.size()) + " bytes exceeds the limit of " +
+                                   std::to_string(limits.max_event_bytes) + " bytes"});
+      return false;
+    }
+    if (ev.empty() || ev.front() != '{') {
+      out->rejected.push_back({index, ev.empty() || ev.front() == '[' || ev.front() == '"' ||
+                                              std::isdigit(static_cast<unsigned char>(ev.front())) ||
+                                              ev.front() == '-' || ev.front() == 't' ||
+                                              ev.front() == 'f' || ev.front() == 'n'
+                                          ? "not_an_object"
+                                          : "malformed_json",
+                               "an event must be a JSON object"});
+      return false;
+    }
+    if (dom.capacity() < ev.size() && dom.allocate(ev.size(), kMaxDepth)) {
+      out->rejected.push_back({index, "too_large", "out of memory for an event of this size"});
+      return false;
+    }
+    simdjson::dom::element el;
+    // parse() copies into its padded buffer when the view is not padded.
+    auto err = dom.parse(ev.data(), ev.size(), true).get(el);
+    if (err) {
+      out->rejected.push_back({index, Category(err), std::string("not valid JSON: ") + simdjson::error_message(err)});
+      return false;
+    }
+    if (!el.is_object()) {
+      out->rejected.push_back({index, "not_an_object", "an event must be a JSON object"});
+      return false;
+    }
+    return true;
+  }
+};
+
+BodyParser::BodyParser() : impl_(new Impl) {}
+BodyParser::~BodyParser() = default;
+
+Result<BodyFormat> BodyParser::FormatOf(std::string_view content_type) {
+  const std::string t = LowerNoParams(content_type);
+  if (t.empty() || t == "application/json" || t == "text/json") return BodyFormat::kJson;
+  if (t == "application/x-ndjson" || t == "application/ndjson" || t == "application/jsonl" ||
+      t == "application/x-jsonlines" || t == "application/jsonlines") {
+    return BodyFormat::kNdjson;
+  }
+  return Status::Unsupported("unsupported Content-Type '" + std::string(content_type) +
+                             "': send application/json (an object or an array of objects) or "
+                             "application/x-ndjson (one object per line)");
+}
+
+Status BodyParser::Decode(std::string&& body, std::string_view content_encoding, const BodyLimits& limits,
+                          BodyError* error) {
+  const std::string enc = LowerNoParams(content_encoding);
+  std::string& out = impl_->decoded;
+  out.clear();
+  if (enc.empty() || enc == "identity") {
+    out = std::move(body);
+  } else if (enc == "gzip" || enc == "x-gzip" || enc == "deflate") {
+    z_stream zs{};
+    if (inflateInit2(&zs, enc == "deflate" ? 15 : 15 + 16) != Z_OK) {
+      *error = BodyError::kBadEncoding;
+      return Status::Internal("zlib init failed");
+    }
+    zs.next_in = reinterpret_cast<Bytef*>(body.data());
+    zs.avail_in = static_cast<uInt>(body.size());
+    int rc = Z_OK;
+    char buf[65536];
+    while (rc != Z_STREAM_END) {
+      zs.next_out = reinterpret_cast<Bytef*>(buf);
+      zs.avail_out = sizeof(buf);
+      rc = inflate(&zs, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END) break;
+      out.append(buf, sizeof(buf) - zs.avail_out);
+      if (out.size() > limits.max_body_bytes) {
+        inflateEnd(&zs);
+        *error = BodyError::kTooLarge;
+        return Status::InvalidArgument("the decompressed body exceeds the limit of " +
+                                       std::to_string(limits.max_body_bytes) + " bytes");
+      }
+      if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
+        rc = Z_DATA_ERROR;  // truncated stream
+        break;
+      }
+    }
+    inflateEnd(&zs);
+    if (rc != Z_STREAM_END) {
+      *error = BodyError::kBadEncoding;
+      return Status::InvalidArgument("the body is not valid " + enc + " data (truncated or corrupt)");
+    }
+  } else if (enc == "zstd") {
+    ZSTD_DStream* ds = ZSTD_createDStream();
+    ZSTD_initDStream(ds);
+    ZSTD_inBuffer in{body.data(), body.size(), 0};
+    char buf[65536];
+    size_t rc = 1;
+    while (in.pos < in.size || rc != 0) {
+      ZSTD_outBuffer o{buf, sizeof(buf), 0};
+      rc = ZSTD_decompressStream(ds, &o, &in);
+      if (ZSTD_isError(rc)) break;
+      out.append(buf, o.pos);
+      if (out.size() > limits.max_body_bytes) {
+        ZSTD_freeDStream(ds);
+        *error = BodyError::kTooLarge;
+        return Status::InvalidArgument("the decompressed body exceeds the limit of " +
+                                       std::to_string(limits.max_body_bytes) + " bytes");
+      }
+      if (in.pos == in.size && o.pos == 0 && rc != 0) break;  // truncated
+    }
+    ZSTD_freeDStream(ds);
+    if (ZSTD_isError(rc) || rc != 0) {
+      *error = BodyError::kBadEncoding;
+      return Status::InvalidArgument("the body is not valid zstd data (truncated or corrupt)");
+    }
+  } else {
+    *error = BodyError::kUnsupportedEncoding;
+    return Status::Unsupported("unsupported Content-Encoding '" + std::string(content_encoding) +
+                               "': use gzip, zstd or none");
+  }
+  if (out.size() > limits.max_body_bytes) {
+    *error = BodyError::kTooLarge;
+    return Status::InvalidArgument("the body exceeds the limit of " + std::to_string(limits.max_body_bytes) +
+                                   " bytes");
+  }
+  return Status::Ok();
+}
+
+Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody* out, BodyError* error) {
+  out->events.clear();
+  out->indexes.clear();
+  out->rejected.clear();
+  std::string_view body = Trim(impl_->decoded);
+  if (body.empty()) {
+    *error = BodyError::kEmpty;
+    return Status::InvalidArgument("the body is empty: send a JSON object, an array of objects or NDJSON");
+  }
+  auto too_many = [&](size_t n) {
+    *error = BodyError::kTooManyEvents;
+    return Status::InvalidArgument("the request holds " + std::to_string(n) + " or more events, above the limit of " +
+                                   std::to_string(limits.max_events) + " per request");
+  };
+  if (format == BodyFormat::kNdjson) {
+    size_t index = 0, pos = 0;
+    const std::string_view all = impl_->decoded;
+    while (pos < all.size()) {
+      size_t nl = all.find('\n', pos);
+      if (nl == std::string_view::npos) nl = all.size();
+      std::string_view line = Trim(all.substr(pos, nl - pos));
+      pos = nl + 1;
+      if (line.empty()) continue;  // blank lines separate nothing
+      if (index >= limits.max_events) return too_many(index + 1);
+      if (impl_->CheckEvent(line, index, limits, out)) {
+        out->events.push_back(line);
+        out->indexes.push_back(index);
+      }
+      ++index;
+    }
+    if (index == 0) {
+      *error = BodyError::kEmpty;
+      return Status::InvalidArgument("the NDJSON body holds no event");
+    }
+    return Status::Ok();
+  }
+  if (body.front() == '[') {
+    // Check the whole array, then slice each element's exact bytes.
+    simdjson::dom::element root;
+    auto err = impl_->dom.parse(body.data(), body.size(), true).get(root);
+    if (err) {
+      *error = BodyError::kNotJson;
+      return Status::InvalidArgument(std::string("the body is not valid JSON: ") + simdjson::error_message(err));
+    }
+    std::vector<std::pair<size_t, size_t>> spans;  // offsets into `body`
+    size_t pos = 1, depth = 0, start = std::string_view::npos;
+    for (; pos + 1 < body.size(); ++pos) {
+      const char c = body[pos];
+      if (c == '"') {  // skip the string, escapes included
+        if (start == std::string_view::npos) start = pos;
+        for (++pos; pos < body.size() && body[pos] != '"'; ++pos) {
+          if (body[pos] == '\\') ++pos;
+        }
+        continue;
+      }
+      if (Blank(c)) continue;
+      if (c == ',' && depth == 0) {
+        spans.emplace_back(start, pos - start);
+        start = std::string_view::npos;
+        continue;
+      }
+      if (start == std::string_view::npos) start = pos;
+      if (c == '{' || c == '[') ++depth;
+      if (c == '}' || c == ']') --depth;
+    }
+    if (start != std::string_view::npos) spans.emplace_back(start, pos - start);
+    if (spans.size() > limits.max_events) return too_many(spans.size());
+    for (auto& [off, len] : spans) {
+      std::string_view t = Trim(body.substr(off, len));
+      off = t.data() - body.data();
+      len = t.size();
+    }
+    if (spans.empty()) {
+      *error = BodyError::kEmpty;
+      return Status::InvalidArgument("the JSON array holds no event");
+    }
+    for (size_t i = 0; i < spans.size(); ++i) {
+      std::string_view ev = body.substr(spans[i].first, spans[i].second);
+      if (impl_->CheckEvent(ev, i, limits, out)) {
+        out->events.push_back(ev);
+        out->indexes.push_back(i);
+      }
+    }
+    return Status::Ok();
+  }
+  // One object.
+  if (!impl_->CheckEvent(body, 0, limits, out)) {
+    if (out->rejected.front().category == "too_large") {
+      *error = BodyError::kTooLarge;
+    } else {
+      *error = BodyError::kNotJson;
+    }
+    Status st = Status::InvalidArgument(out->rejected.front().message);
+    out->rejected.clear();
+    return st;
+  }
+  out->events.push_back(body);
+  out->indexes.push_back(0);
+  return Status::Ok();
+}
+
+}  // namespace inlet::ingest
