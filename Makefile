@@ -21,13 +21,26 @@ configure: $(BUILD)/build.ninja
 build: bootstrap configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The AddressSanitizer + UBSan build of the libraries and their unit tests.
-test-asan: bootstrap
-	@[ -f $(ASAN_BUILD)/build.ninja ] || cmake -S . -B $(ASAN_BUILD) -G Ninja \
-	  -DCMAKE_BUILD_TYPE=Debug -DINLET_SANITIZE=ON -DINLET_UNIT_ONLY=ON
+# The clang AddressSanitizer + UBSan build of the libraries, their unit tests
+# and the libFuzzer targets (each fuzzed FUZZ_SECONDS in `make test`).
+FUZZ_SECONDS ?= 20
+$(ASAN_BUILD)/build.ninja: | bootstrap
+	CC=clang CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DINLET_SANITIZE=ON -DINLET_UNIT_ONLY=ON -DINLET_FUZZ=ON
+
+test-asan: bootstrap $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --test-dir $(ASAN_BUILD) -L unit -j $(JOBS) --output-on-failure
+	  ctest --test-dir $(ASAN_BUILD) -L 'unit|fuzz' -j $(JOBS) --output-on-failure
+
+# Longer fuzzing: FUZZ_SECONDS per target.
+fuzz: bootstrap $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	for f in $(ASAN_BUILD)/tests/fuzz/fuzz_*; do \
+	  mkdir -p $(ASAN_BUILD)/fuzz/$$(basename $$f)/corpus; \
+	  $$f -max_total_time=$${FUZZ_SECONDS:-600} -rss_limit_mb=2048 $(ASAN_BUILD)/fuzz/$$(basename $$f)/corpus \
+	    tests/fuzz/corpus/$$(basename $$f | sed 's/^fuzz_//') || exit 1; \
+	done
 
 test: build test-asan
 	ctest --test-dir $(BUILD) -LE bench -j $(JOBS) --output-on-failure

@@ -5,16 +5,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace inlet::bus {
 
-struct Message;
-// Decides whether a subscription receives a message (its filter policy).
-using MessageFilter = std::function<bool(const Message&)>;
+class FilterPolicy;
 
 struct TopicConfig {
   std::string name;
@@ -28,8 +25,8 @@ struct SubscriptionConfig {
   std::chrono::milliseconds visibility_timeout{30000};
   uint32_t max_receive_count = 0;  // 0: never dead-letter
   std::string dead_letter_topic;   // required when max_receive_count > 0
-  // The compiled filter policy; empty delivers everything.
-  MessageFilter filter;
+  // The compiled filter policy; null delivers everything.
+  std::shared_ptr<const FilterPolicy> filter_policy;
   uint64_t max_unacked = 1'000'000;  // window of unacknowledged messages tracked
 };
 

@@ -34,6 +34,17 @@ Result<std::unique_ptr<EmbeddedBus>> EmbeddedBus::Open(const EmbeddedBusConfig& 
     }
     bus->topics_.emplace(t.name, std::make_unique<EmbeddedTopic>(t, std::move(log).value()));
   }
+  // Each topic evaluates the policies of all its subscriptions together.
+  std::map<std::string, std::vector<std::shared_ptr<const FilterPolicy>>> policies;
+  std::map<std::string, size_t> policy_index;
+  for (const SubscriptionConfig& s : config.subscriptions) {
+    if (!s.filter_policy) continue;
+    policy_index[s.name] = policies[s.topic].size();
+    policies[s.topic].push_back(s.filter_policy);
+  }
+  for (auto& [topic, list] : policies) {
+    if (EmbeddedTopic* t = bus->FindEmbeddedTopic(topic)) t->set_filters(std::make_unique<TopicFilters>(list));
+  }
   for (const SubscriptionConfig& s : config.subscriptions) {
     EmbeddedTopic* topic = bus->FindEmbeddedTopic(s.topic);
     if (topic == nullptr) return Status::NotFound("subscription " + s.name + ": unknown topic " + s.topic);
@@ -45,8 +56,10 @@ Result<std::unique_ptr<EmbeddedBus>> EmbeddedBus::Open(const EmbeddedBusConfig& 
                                 s.dead_letter_topic);
       }
     }
-    auto sub = EmbeddedSubscription::Open(s, &topic->log(), dlq,
-                                          config.log_dir / "cursors" / (s.name + ".cursor"));
+    const bool filtered = policy_index.count(s.name) > 0;
+    auto sub = EmbeddedSubscription::Open(s, &topic->log(), dlq, config.log_dir / "cursors" / (s.name + ".cursor"),
+                                          filtered ? topic->filters() : nullptr,
+                                          filtered ? policy_index[s.name] : 0);
     if (!sub.ok()) return sub.status();
     bus->subscriptions_.emplace(s.name, std::move(sub).value());
   }

@@ -11,6 +11,7 @@
 #include "bus/bus.h"
 #include "bus/bus_config.h"
 #include "bus/segment_log.h"
+#include "bus/topic_filters.h"
 
 namespace inlet::bus {
 
@@ -57,11 +58,15 @@ class EmbeddedTopic final : public Topic {
   uint64_t StoredBytes() const override { return log_->Stats().bytes; }
   uint64_t LastSeq() const override { return log_->last_durable_seq(); }
   SegmentLog& log() { return *log_; }
+  // The filter policies of this topic's subscriptions (null when none).
+  TopicFilters* filters() { return filters_.get(); }
+  void set_filters(std::unique_ptr<TopicFilters> f) { filters_ = std::move(f); }
   const TopicConfig& config() const { return config_; }
 
  private:
   TopicConfig config_;
   std::unique_ptr<SegmentLog> log_;
+  std::unique_ptr<TopicFilters> filters_;
 };
 
 }  // namespace inlet::bus

@@ -11,17 +11,20 @@
 namespace inlet::bus {
 
 EmbeddedSubscription::EmbeddedSubscription(SubscriptionConfig config, SegmentLog* log,
-                                           Topic* dead_letter, std::filesystem::path cursor_file)
+                                           Topic* dead_letter, std::filesystem::path cursor_file,
+                                           TopicFilters* filters, size_t filter_index)
     : config_(std::move(config)),
       log_(log),
       dead_letter_(dead_letter),
-      cursor_file_(std::move(cursor_file)) {}
+      cursor_file_(std::move(cursor_file)),
+      filters_(filters),
+      filter_index_(filter_index) {}
 
 Result<std::unique_ptr<EmbeddedSubscription>> EmbeddedSubscription::Open(
     SubscriptionConfig config, SegmentLog* log, Topic* dead_letter,
-    std::filesystem::path cursor_file) {
-  std::unique_ptr<EmbeddedSubscription> sub(
-      new EmbeddedSubscription(std::move(config), log, dead_letter, std::move(cursor_file)));
+    std::filesystem::path cursor_file, TopicFilters* filters, size_t filter_index) {
+  std::unique_ptr<EmbeddedSubscription> sub(new EmbeddedSubscription(
+      std::move(config), log, dead_letter, std::move(cursor_file), filters, filter_index));
   INLET_RETURN_IF_ERROR(sub->LoadCursor());
   return sub;
 }
@@ -175,7 +178,7 @@ Status EmbeddedSubscription::Collect(const FetchOptions& options, int64_t now_us
       }
       Slot slot;
       slot.arrival_us = msg.arrival_us;
-      if (PreDone(msg.seq) || (config_.filter && !config_.filter(msg))) {
+      if (PreDone(msg.seq) || (filters_ && !filters_->Matches(filter_index_, msg))) {
         slot.state = SlotState::kDone;
         window_.push_back(slot);
         ++next_;

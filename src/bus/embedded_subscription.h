@@ -14,15 +14,19 @@
 #include "bus/bus.h"
 #include "bus/bus_config.h"
 #include "bus/segment_log.h"
+#include "bus/topic_filters.h"
 
 namespace inlet::bus {
 
 class EmbeddedSubscription final : public Consumer {
  public:
-  // `log` and `dead_letter` (may be null) must outlive the subscription.
+  // `log`, `dead_letter` and `filters` (both may be null) must outlive the
+  // subscription; `filter_index` is its policy in `filters`.
   static Result<std::unique_ptr<EmbeddedSubscription>> Open(SubscriptionConfig config,
                                                             SegmentLog* log, Topic* dead_letter,
-                                                            std::filesystem::path cursor_file);
+                                                            std::filesystem::path cursor_file,
+                                                            TopicFilters* filters = nullptr,
+                                                            size_t filter_index = 0);
 
   const std::string& name() const override { return config_.name; }
   Result<std::vector<Delivery>> Fetch(const FetchOptions& options) override;
@@ -53,7 +57,7 @@ class EmbeddedSubscription final : public Consumer {
   };
 
   EmbeddedSubscription(SubscriptionConfig config, SegmentLog* log, Topic* dead_letter,
-                       std::filesystem::path cursor_file);
+                       std::filesystem::path cursor_file, TopicFilters* filters, size_t filter_index);
   Status LoadCursor();
   Slot* SlotFor(uint64_t seq);
   void AdvanceFloor();
@@ -67,6 +71,8 @@ class EmbeddedSubscription final : public Consumer {
   SegmentLog* const log_;
   Topic* const dead_letter_;
   const std::filesystem::path cursor_file_;
+  TopicFilters* const filters_;
+  const size_t filter_index_;
 
   mutable std::mutex mu_;
   uint64_t floor_ = 1;  // every seq < floor_ is done

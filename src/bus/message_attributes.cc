@@ -85,7 +85,9 @@ Status MessageAttributesReader::Read(std::string_view json, bool strict,
   };
   std::vector<NumberRef> number_refs;
 
-  for (auto [name, spec] : object) {
+  for (auto member : object) {
+    const std::string_view name = member.key;
+    const element spec = member.value;
     auto fail = [&](const std::string& why) -> Status {
       return Status::InvalidArgument("message attribute \"" + std::string(name) + "\": " + why);
     };

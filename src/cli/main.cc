@@ -6,10 +6,13 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "cli/pipeline.h"
+#include "cli/policy_command.h"
 #include "config/config.h"
 #include "http/api_keys.h"
+#include "loadgen/load_generator.h"
 
 namespace {
 
@@ -92,6 +95,53 @@ int main(int argc, char** argv) {
   auto* keygen = app.add_subcommand("keygen", "Make a new random API key and print its config entry");
   keygen->add_option("--id", key_id, "Id of the key in the configuration");
   keygen->callback([&] { exit_code = KeygenCommand(key_id); });
+
+  inlet::cli::AddPolicyCommand(app, exit_code);
+
+  inlet::loadgen::LoadOptions load;
+  std::string url = "127.0.0.1:8080", template_file;
+  double seconds = 10;
+  auto* loadgen = app.add_subcommand("loadgen", "Send a synthetic event load to inlet's publish API and report "
+                                                "events/s and ack latency");
+  loadgen->add_option("--url", url, "HOST:PORT of inlet")->capture_default_str();
+  loadgen->add_option("--topic", load.topic, "Topic to publish to")->capture_default_str();
+  loadgen->add_option("--key", load.api_key, "API key (default: $INLET_API_KEY)")->envname("INLET_API_KEY");
+  loadgen->add_option("--rate", load.rate, "Events per second in total (0: as fast as acknowledged)")
+      ->capture_default_str();
+  loadgen->add_option("--duration", seconds, "Seconds to run")->capture_default_str();
+  loadgen->add_option("--batch", load.batch, "Events per request (NDJSON); 1 sends single JSON objects")
+      ->capture_default_str()->check(CLI::Range(1, 1000000));
+  loadgen->add_option("--connections", load.connections, "Keep-alive connections (one thread each)")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  loadgen->add_option("--template", template_file,
+                      "File with the event template; placeholders {{id}} {{seq}} {{ts}} {{user}} {{rand}}")
+      ->check(CLI::ExistingFile);
+  loadgen->callback([&] {
+    size_t colon = url.rfind(':');
+    if (colon == std::string::npos) {
+      exit_code = Fail("--url must be HOST:PORT");
+      return;
+    }
+    load.host = url.substr(0, colon);
+    load.port = static_cast<uint16_t>(std::stoi(url.substr(colon + 1)));
+    load.duration = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+    if (!template_file.empty()) {
+      std::ifstream in(template_file);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      load.payload_template = ss.str();
+      while (!load.payload_template.empty() && std::isspace(static_cast<unsigned char>(load.payload_template.back()))) {
+        load.payload_template.pop_back();
+      }
+    }
+    auto report = inlet::loadgen::RunLoad(load);
+    if (!report.ok()) {
+      exit_code = Fail(report.status().ToString());
+      return;
+    }
+    std::printf("%s\n", report->Summary().c_str());
+    exit_code = report->events_acked > 0 ? 0 : 1;
+  });
 
   try {
     app.parse(argc, argv);

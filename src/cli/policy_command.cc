@@ -38,7 +38,8 @@ int RunPolicyTest(const std::string& policy_file, const std::string& message_fil
   // The scope follows the message kind unless given: --attributes means
   // MessageAttributes, --message means MessageBody.
   std::string scope_name = scope_text;
-  if (scope_name.empty()) scope_name = attributes_file.empty() ? "MessageBody" : "MessageAttributes";
+  if (scope_name.empty())
+    scope_name = attributes_file.empty() ? "MessageBody" : "MessageAttributes";
   Result<bus::PolicyScope> scope = bus::ParsePolicyScope(scope_name);
   if (!scope.ok()) {
     err << "inlet policy test: " << scope.status().message() << "\n";
@@ -78,12 +79,11 @@ void AddPolicyCommand(CLI::App& app, int& exit_code) {
   auto* message = test->add_option("--message", options->message_file,
                                    "Message body JSON file (scope MessageBody)")
                       ->check(CLI::ExistingFile);
-  auto* attributes =
-      test->add_option("--attributes", options->attributes_file,
-                       "Message attributes JSON file, SNS Publish form "
-                       "{\"name\": {\"DataType\": \"String|Number|String.Array\", "
-                       "\"StringValue\": \"...\"}} (scope MessageAttributes)")
-          ->check(CLI::ExistingFile);
+  auto* attributes = test->add_option("--attributes", options->attributes_file,
+                                      "Message attributes JSON file, SNS Publish form "
+                                      "{\"name\": {\"DataType\": \"String|Number|String.Array\", "
+                                      "\"StringValue\": \"...\"}} (scope MessageAttributes)")
+                         ->check(CLI::ExistingFile);
   message->excludes(attributes);
   attributes->excludes(message);
   test->add_option("--scope", options->scope,
@@ -93,8 +93,8 @@ void AddPolicyCommand(CLI::App& app, int& exit_code) {
     if (message->count() == 0 && attributes->count() == 0) {
       throw CLI::RequiredError("--message or --attributes");
     }
-    exit_code = RunPolicyTest(options->policy_file, options->message_file,
-                              options->attributes_file, options->scope, std::cout, std::cerr);
+    exit_code = RunPolicyTest(options->policy_file, options->message_file, options->attributes_file,
+                              options->scope, std::cout, std::cerr);
   });
 }
 

@@ -13,3 +13,12 @@ inline int64_t NowMicros() {
 }
 
 }  // namespace inlet
+
+#include <string>
+
+namespace inlet {
+
+// "2026-11-27T04:35:16.690188Z" (UTC, microseconds).
+std::string FormatRfc3339Micros(int64_t micros_since_epoch);
+
+}  // namespace inlet

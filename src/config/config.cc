@@ -496,7 +496,7 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
         d.filter_policy_json = p.IsScalar() ? p.Scalar() : YamlToJson(p);
         auto filter = CompileFilter(d.filter_policy_json, d.filter_policy_scope);
         if (!filter.ok()) s.Error("filter_policy", filter.status().message());
-        else d.bus.filter = std::move(filter).value();
+        else d.bus.filter_policy = std::move(filter).value();
       }
       cfg.subscriptions.push_back(std::move(d));
     });

@@ -2,14 +2,16 @@
 // policy is compiled once, at configuration time, into a MessageFilter.
 #pragma once
 
+#include <memory>
 #include <string>
 
-#include "bus/bus_config.h"
+#include "bus/filter_policy.h"
 #include "common/status.h"
 
 namespace inlet::config {
 
 // Errors are SNS-style validation messages naming the offending key.
-Result<bus::MessageFilter> CompileFilter(const std::string& policy_json, const std::string& scope);
+Result<std::shared_ptr<const bus::FilterPolicy>> CompileFilter(const std::string& policy_json,
+                                                               const std::string& scope);
 
 }  // namespace inlet::config

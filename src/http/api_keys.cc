@@ -34,6 +34,7 @@ const char* PermissionName(Permission p) {
     case Permission::kConsume: return "consume";
     case Permission::kQuery: return "query";
     case Permission::kAdmin: return "admin";
+    case Permission::kAuthenticated: return "any";
   }
   return "?";
 }
@@ -71,6 +72,7 @@ bool ApiKeys::Authorize(const Request& req, Permission permission, std::string_v
     case Permission::kConsume: ok = k.admin || Allows(k.consume_subscriptions, resource); break;
     case Permission::kQuery: ok = k.admin || k.query; break;
     case Permission::kAdmin: ok = k.admin; break;
+    case Permission::kAuthenticated: ok = true; break;
   }
   if (!ok) {
     std::string what = std::string(PermissionName(permission));

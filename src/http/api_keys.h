@@ -21,7 +21,8 @@ struct ApiKey {
   bool admin = false;
 };
 
-enum class Permission { kPublish, kConsume, kQuery, kAdmin };
+// kAuthenticated: any valid key (for endpoints that read nothing stored).
+enum class Permission { kPublish, kConsume, kQuery, kAdmin, kAuthenticated };
 
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);

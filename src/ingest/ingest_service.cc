@@ -4,7 +4,9 @@
 
 #include <chrono>
 
+#include "bus/filter_policy.h"
 #include "bus/message_attributes.h"
+#include "common/clock.h"
 #include "ingest/body_parser.h"
 
 namespace inlet::ingest {
@@ -58,6 +60,8 @@ void IngestService::RegisterRoutes(http::HttpServer* server) {
                 [this](Request&& r, Responder d) { Ack(std::move(r), std::move(d), false); });
   server->Route("POST", "/v1/subscriptions/{name}/nack",
                 [this](Request&& r, Responder d) { Ack(std::move(r), std::move(d), true); });
+  server->Route("POST", "/v1/policies/test",
+                [this](Request&& r, Responder d) { TestPolicy(std::move(r), std::move(d)); });
   server->Route("GET", "/v1/subscriptions/{name}",
                 [this](Request&& r, Responder d) { Describe(std::move(r), std::move(d)); });
 }
@@ -223,16 +227,6 @@ bool NumberField(simdjson::dom::element& root, const char* key, double* out) {
   return false;
 }
 
-std::string Rfc3339Micros(int64_t us) {
-  time_t secs = static_cast<time_t>(us / 1000000);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us % 1000000));
-  return buf;
-}
-
 }  // namespace
 
 void IngestService::Receive(Request&& req, Responder respond) {
@@ -273,7 +267,7 @@ void IngestService::Receive(Request&& req, Responder respond) {
       first = false;
       r.body += "{\"seq\":" + std::to_string(d.message.seq) + ",\"receipt_handle\":\"" +
                 JsonEscape(d.receipt.Encode(name)) + "\",\"receive_count\":" + std::to_string(d.receipt.attempt) +
-                ",\"arrival_time\":\"" + Rfc3339Micros(d.message.arrival_us) + "\",\"key_id\":\"" +
+                ",\"arrival_time\":\"" + FormatRfc3339Micros(d.message.arrival_us) + "\",\"key_id\":\"" +
                 JsonEscape(d.message.key_id) + "\",\"attributes\":" +
                 (d.message.attributes.empty() ? "{}" : d.message.attributes) + ",\"body\":" + d.message.payload + "}";
     }
@@ -326,6 +320,42 @@ void IngestService::Describe(Request&& req, Responder respond) {
            ",\"in_flight\":" + std::to_string(s.in_flight) + ",\"dead_lettered\":" + std::to_string(s.dead_lettered) +
            ",\"delivered\":" + std::to_string(s.delivered) + ",\"acked\":" + std::to_string(s.acked) +
            ",\"oldest_unacked_age_seconds\":" + age + "}";
+  respond(std::move(r));
+}
+
+// Body: {"policy": {...}, "scope": "MessageBody"|"MessageAttributes",
+// "message": {...} | "attributes": {...}}. The policy may also be a string.
+void IngestService::TestPolicy(Request&& req, Responder respond) {
+  std::string key_id;
+  Response denied;
+  // Any valid key may test a policy: it reads nothing stored.
+  if (!keys_->Authorize(req, http::Permission::kAuthenticated, "", &key_id, &denied)) {
+    return respond(std::move(denied));
+  }
+  simdjson::dom::parser p;
+  simdjson::dom::element root;
+  auto usage = [&](const std::string& why) {
+    respond(ErrorResponse(400, "bad_request",
+                          why + "; expected {\"policy\": {...}, \"scope\": \"MessageAttributes\" | "
+                                "\"MessageBody\", \"message\": {...} or \"attributes\": {...}}"));
+  };
+  if (p.parse(req.body).get(root) || !root.is_object()) return usage("the body is not a JSON object");
+  simdjson::dom::element policy, message;
+  if (root["policy"].get(policy)) return usage("missing \"policy\"");
+  std::string policy_json;
+  if (policy.is_string()) policy_json = std::string(std::string_view(policy));
+  else policy_json = simdjson::minify(policy);
+  std::string_view scope_text = root["scope"].is_string() ? std::string_view(root["scope"]) : std::string_view();
+  const bool has_attrs = !root["attributes"].get(message);
+  if (!has_attrs && root["message"].get(message)) return usage("missing \"message\" or \"attributes\"");
+  if (scope_text.empty()) scope_text = has_attrs ? "MessageAttributes" : "MessageBody";
+  auto scope = bus::ParsePolicyScope(scope_text);
+  if (!scope.ok()) return usage(scope.status().message());
+  const std::string subject = message.is_string() ? std::string(std::string_view(message)) : simdjson::minify(message);
+  auto result = bus::TestPolicy(policy_json, scope.value(), subject);
+  if (!result.ok()) return respond(ErrorResponse(400, "invalid_policy", result.status().message()));
+  Response r;
+  r.body = std::string("{\"match\":") + (result.value() ? "true" : "false") + "}";
   respond(std::move(r));
 }
 

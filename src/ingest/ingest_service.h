@@ -4,6 +4,7 @@
 //   POST /v1/subscriptions/{name}/ack       acknowledge receipt handles
 //   POST /v1/subscriptions/{name}/nack      make visible again after a delay
 //   GET  /v1/subscriptions/{name}           backlog, in flight, dead-lettered
+//   POST /v1/policies/test                  try a filter policy on a message
 // A publish is answered only after its accepted events are durable.
 // The bus, keys and metrics must outlive the service. Thread-safe.
 #pragma once
@@ -33,6 +34,7 @@ class IngestService {
   void Receive(http::Request&& req, http::Responder respond);
   void Ack(http::Request&& req, http::Responder respond, bool nack);
   void Describe(http::Request&& req, http::Responder respond);
+  void TestPolicy(http::Request&& req, http::Responder respond);
   bus::Consumer* Subscription(const http::Request& req, http::Responder& respond);
 
   bus::Bus* bus_;

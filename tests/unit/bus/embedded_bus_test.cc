@@ -1,4 +1,5 @@
 #include "bus/embedded_bus.h"
+#include "bus/filter_policy.h"
 
 #include <gtest/gtest.h>
 
@@ -167,15 +168,28 @@ TEST(EmbeddedBusTest, RetentionDeletesOnlySegmentsEverySubscriptionAcknowledged)
   EXPECT_EQ(rest.size(), 1000u);
 }
 
-TEST(EmbeddedBusTest, FilterDeliversOnlyMatchingEvents) {
+std::shared_ptr<const FilterPolicy> BodyPolicy(const char* json) {
+  auto p = FilterPolicy::Compile(json, PolicyScope::kMessageBody);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return std::make_shared<const FilterPolicy>(std::move(p).value());
+}
+
+TEST(EmbeddedBusTest, FilterPoliciesDeliverOnlyMatchingEventsAndParseEachEventOnce) {
   TempDir dir;
   auto config = ThreeSubscriptions(dir.path());
-  config.subscriptions[0].filter = [](const Message& m) { return m.payload.find("5}") != std::string::npos; };
+  config.subscriptions[0].filter_policy = BodyPolicy(R"({"id": [{"numeric": [">=", 90]}]})");
+  config.subscriptions[1].filter_policy = BodyPolicy(R"({"id": [5, 6]})");
   auto bus = EmbeddedBus::Open(config);
   PublishN(**bus, 0, 100);
   auto a = FetchAll(*(*bus)->FindSubscription("a"));
-  EXPECT_EQ(a.size(), 10u);
-  for (auto& d : a) EXPECT_NE(d.message.payload.find("5}"), std::string::npos);
+  ASSERT_EQ(a.size(), 10u);
+  EXPECT_EQ(a.front().message.payload, "{\"id\":90}");
+  auto b = FetchAll(*(*bus)->FindSubscription("b"));
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[1].message.payload, "{\"id\":6}");
+  EXPECT_EQ(FetchAll(*(*bus)->FindSubscription("c")).size(), 100u);  // no policy
+  // Both policies were evaluated from one parse per event.
+  EXPECT_EQ((*bus)->FindEmbeddedTopic("events")->filters()->evaluations(), 100u);
   AckAll(*(*bus)->FindSubscription("a"), a);
   EXPECT_EQ((*bus)->FindSubscription("a")->Stats().backlog, 0u);
 }
