@@ -4,6 +4,8 @@
 
 #include "bus/embedded_bus.h"
 #include "common/metrics.h"
+#include "delivery/delivery_stream.h"
+#include "storage/local_object_store.h"
 #include "http/api_keys.h"
 #include "http/http_server.h"
 #include "ingest/ingest_service.h"
@@ -18,7 +20,40 @@ struct Pipeline::Impl {
   std::unique_ptr<http::ApiKeys> keys;
   std::unique_ptr<http::HttpServer> server;
   std::unique_ptr<ingest::IngestService> ingest;
+  std::unique_ptr<storage::ObjectStore> lake;
+  std::vector<std::unique_ptr<delivery::DeliveryStream>> streams;
 };
+
+namespace {
+
+void AddDeliveryCollectors(std::vector<std::unique_ptr<delivery::DeliveryStream>>* streams, MetricsRegistry* metrics) {
+  metrics->AddCollector([streams](const MetricsRegistry::Emit& emit) {
+    for (const auto& s : *streams) {
+      const delivery::DeliveryMetrics m = s->Metrics();
+      const std::string l = "stream=\"" + s->config().name + "\"";
+      emit("inlet_delivery_files_total", "Parquet files committed to the lake", "counter", l, double(m.files_written));
+      emit("inlet_delivery_bytes_total", "Parquet bytes committed to the lake", "counter", l, double(m.bytes_written));
+      emit("inlet_delivery_rows_total", "Rows committed to the lake", "counter", l, double(m.rows_written));
+      emit("inlet_delivery_error_rows_total", "Records written to the error prefix", "counter", l,
+           double(m.error_rows_written));
+      emit("inlet_delivery_buffered_bytes", "Payload bytes buffered, not yet in a file", "gauge", l,
+           double(m.buffered_bytes));
+      emit("inlet_delivery_open_partitions", "Partitions with buffered events", "gauge", l, double(m.open_partitions));
+      emit("inlet_delivery_last_latency_seconds", "Arrival of the oldest event of the last flush to its commit",
+           "gauge", l, m.last_delivery_latency_s);
+      emit("inlet_delivery_flush_failures_total", "Flushes that failed and were retried", "counter", l,
+           double(m.flush_failures));
+      emit("inlet_delivery_committed_seq", "Highest sequence id committed to the lake", "gauge", l,
+           double(m.committed_seq));
+      for (const auto& [type, n] : m.errors_by_type) {
+        emit("inlet_delivery_errors_total", "Records sent to the error prefix, by error type", "counter",
+             l + ",type=\"" + type + "\"", double(n));
+      }
+    }
+  });
+}
+
+}  // namespace
 
 Pipeline::Pipeline(config::Config config) : impl_(new Impl) { impl_->config = std::move(config); }
 
@@ -52,6 +87,20 @@ Status Pipeline::Start() {
   impl_->ingest = std::make_unique<ingest::IngestService>(impl_->bus.get(), c, impl_->keys.get(), &impl_->metrics);
   impl_->ingest->RegisterRoutes(impl_->server.get());
   web::AddBusCollectors(impl_->bus.get(), &impl_->metrics);
+
+  if (!c.delivery_streams.empty()) {
+    auto store = storage::LocalObjectStore::Open(c.storage.lake_dir);
+    if (!store.ok()) return store.status();
+    impl_->lake = std::move(store).value();
+    for (const auto& d : c.delivery_streams) {
+      auto stream = delivery::DeliveryStream::Create(d, impl_->bus->FindSubscription(d.subscription),
+                                                     impl_->lake.get());
+      if (!stream.ok()) return stream.status();
+      impl_->streams.push_back(std::move(stream).value());
+    }
+    for (auto& s : impl_->streams) s->Start();
+    AddDeliveryCollectors(&impl_->streams, &impl_->metrics);
+  }
   web::RegisterStatusRoutes(impl_->server.get(), impl_->bus.get(), &impl_->metrics);
   INLET_RETURN_IF_ERROR(impl_->server->Start());
   spdlog::info("inlet listening on http://{}:{} (auth {})", c.server.host, impl_->server->port(),
@@ -61,9 +110,14 @@ Status Pipeline::Start() {
 
 void Pipeline::Stop() {
   if (impl_->server) impl_->server->Stop();
+  for (auto& s : impl_->streams) {
+    Status st = s->Stop();
+    if (!st.ok()) spdlog::error("delivery stream {}: final flush failed: {}", s->config().name, st.ToString());
+  }
   if (impl_->bus) impl_->bus->Close();
   impl_->ingest.reset();
   impl_->server.reset();
+  impl_->streams.clear();
   impl_->bus.reset();
 }
 

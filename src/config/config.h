@@ -13,6 +13,10 @@
 
 #include "bus/bus_config.h"
 #include "common/status.h"
+#include "delivery/delivery_stream_config.h"
+#include "lake/lake_config.h"
+#include "notify/notify_config.h"
+#include "process/process_config.h"
 #include "schema/table_schema.h"
 
 namespace inlet::config {
@@ -73,8 +77,13 @@ struct Config {
   std::map<std::string, schema::TableSchema> tables;  // by qualified name db.table
   std::vector<TopicDecl> topics;
   std::vector<SubscriptionDecl> subscriptions;
+  std::vector<delivery::DeliveryStreamConfig> delivery_streams;
+  notify::NotifyConfig notify;
+  process::ProcessConfig process;
+  lake::LakeConfig lake;
 
   const TopicDecl* FindTopic(std::string_view name) const;
+  const SubscriptionDecl* FindSubscription(std::string_view name) const;
   // The bus declarations with log folder, limits and compiled filters.
   bus::EmbeddedBusConfig EmbeddedBus() const;
 };

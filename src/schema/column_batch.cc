@@ -8,7 +8,8 @@ ColumnVector::ColumnVector(const DataType* type) : type_(type) {
       offsets_.push_back(0);
       break;
     case TypeKind::kStruct:
-      for (const Field& f : type->fields) children_.push_back(std::make_unique<ColumnVector>(f.type.get()));
+      for (const Field& f : type->fields)
+        children_.push_back(std::make_unique<ColumnVector>(f.type.get()));
       break;
     case TypeKind::kArray:
       offsets_.push_back(0);
@@ -112,7 +113,8 @@ size_t ColumnVector::MemoryBytes() const {
 }
 
 ColumnBatch::ColumnBatch(const TableSchema* schema) : schema_(schema) {
-  for (const Column& c : schema->columns) columns_.push_back(std::make_unique<ColumnVector>(c.type.get()));
+  for (const Column& c : schema->columns)
+    columns_.push_back(std::make_unique<ColumnVector>(c.type.get()));
 }
 
 void ColumnBatch::Truncate(size_t rows) {

@@ -45,7 +45,8 @@ struct ConverterOptions {
 
 // Conversion rules (documented for users in docs/delivery.md):
 // - string: JSON strings; numbers and booleans are kept as their JSON text.
-// - bigint/int: integers, integral floats (3.0, 1e3) and numeric strings; out_of_range beyond the type.
+// - bigint/int: integers, integral floats (3.0, 1e3) and numeric strings; out_of_range beyond the
+// type.
 // - double: numbers and numeric strings. boolean: true/false and "true"/"false".
 // - timestamp: RFC 3339 strings, or epoch seconds / millis / micros numbers (see time_util.h).
 // - date: "YYYY-MM-DD", an RFC 3339 timestamp (its UTC date), or days since the epoch.

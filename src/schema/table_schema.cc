@@ -95,10 +95,10 @@ class TypeParser {
       TypeKind kind;
     };
     static constexpr Simple kSimple[] = {
-        {"string", TypeKind::kString},       {"varchar", TypeKind::kString},
-        {"bigint", TypeKind::kBigint},       {"int", TypeKind::kInt},
-        {"integer", TypeKind::kInt},         {"double", TypeKind::kDouble},
-        {"boolean", TypeKind::kBoolean},     {"timestamp", TypeKind::kTimestamp},
+        {"string", TypeKind::kString},   {"varchar", TypeKind::kString},
+        {"bigint", TypeKind::kBigint},   {"int", TypeKind::kInt},
+        {"integer", TypeKind::kInt},     {"double", TypeKind::kDouble},
+        {"boolean", TypeKind::kBoolean}, {"timestamp", TypeKind::kTimestamp},
         {"date", TypeKind::kDate},
     };
     for (const Simple& s : kSimple) {
@@ -168,7 +168,8 @@ class TypeParser {
         auto field_name = FieldName();
         if (!field_name.ok()) return field_name.status();
         for (const Field& f : type->fields) {
-          if (IEquals(f.name, *field_name)) return Error("duplicate struct field '" + *field_name + "'");
+          if (IEquals(f.name, *field_name))
+            return Error("duplicate struct field '" + *field_name + "'");
         }
         if (!Consume(':')) return Error("expected ':' after struct field name");
         auto field_type = ParseOne(depth + 1);
@@ -192,16 +193,24 @@ class TypeParser {
 
 std::string DataType::ToString() const {
   switch (kind) {
-    case TypeKind::kString: return "string";
-    case TypeKind::kBigint: return "bigint";
-    case TypeKind::kInt: return "int";
-    case TypeKind::kDouble: return "double";
-    case TypeKind::kBoolean: return "boolean";
-    case TypeKind::kTimestamp: return "timestamp";
-    case TypeKind::kDate: return "date";
+    case TypeKind::kString:
+      return "string";
+    case TypeKind::kBigint:
+      return "bigint";
+    case TypeKind::kInt:
+      return "int";
+    case TypeKind::kDouble:
+      return "double";
+    case TypeKind::kBoolean:
+      return "boolean";
+    case TypeKind::kTimestamp:
+      return "timestamp";
+    case TypeKind::kDate:
+      return "date";
     case TypeKind::kDecimal:
       return "decimal(" + std::to_string(precision) + "," + std::to_string(scale) + ")";
-    case TypeKind::kArray: return "array<" + (element ? element->ToString() : "?") + ">";
+    case TypeKind::kArray:
+      return "array<" + (element ? element->ToString() : "?") + ">";
     case TypeKind::kMap:
       return "map<" + (key ? key->ToString() : "?") + "," + (value ? value->ToString() : "?") + ">";
     case TypeKind::kStruct: {

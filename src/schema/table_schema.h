@@ -18,8 +18,8 @@ namespace inlet::schema {
 
 enum class TypeKind {
   kString,
-  kBigint,   // int64
-  kInt,      // int32
+  kBigint,  // int64
+  kInt,     // int32
   kDouble,
   kBoolean,
   kTimestamp,  // microseconds since the epoch, UTC; JSON: RFC 3339 string or epoch number

@@ -23,12 +23,12 @@ int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 
 struct CivilTime {
   int64_t year = 1970;
-  int month = 1;   // 1..12
-  int day = 1;     // 1..31
+  int month = 1;  // 1..12
+  int day = 1;    // 1..31
   int hour = 0;
   int minute = 0;
   int second = 0;
-  int micros = 0;  // 0..999999
+  int micros = 0;       // 0..999999
   int day_of_year = 1;  // 1..366
 };
 CivilTime CivilFromMicros(int64_t micros_utc);

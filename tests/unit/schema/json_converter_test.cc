@@ -1,0 +1,146 @@
+#include "schema/json_converter.h"
+
+#include <gtest/gtest.h>
+
+namespace inlet::schema {
+namespace {
+
+TableSchema MakeSchema() {
+  TableSchema s;
+  s.database = "raw";
+  s.name = "events";
+  auto add = [&](const char* name, const char* type, bool required = false) {
+    auto t = ParseType(type);
+    EXPECT_TRUE(t.ok()) << type;
+    Column c;
+    c.name = name;
+    c.type = *t;
+    c.required = required;
+    s.columns.push_back(std::move(c));
+  };
+  add("id", "string", true);
+  add("n", "bigint");
+  add("small", "int");
+  add("score", "double");
+  add("ok", "boolean");
+  add("ts", "timestamp");
+  add("day", "date");
+  add("price", "decimal(10,2)");
+  add("device", "struct<os:string,ver:int>");
+  add("tags", "array<string>");
+  add("attrs", "map<string,bigint>");
+  return s;
+}
+
+class ConverterTest : public ::testing::Test {
+ protected:
+  ConverterTest()
+      : schema_(MakeSchema()),
+        converter_(&schema_, {.keep_unknown_fields = true}),
+        batch_(&schema_),
+        extra_(RecordConverter::ExtraType()) {}
+
+  bool Convert(std::string_view json) {
+    return converter_.Convert(json, &batch_, &extra_, &error_);
+  }
+  void ExpectError(std::string_view json, ConversionErrorCode code, std::string_view path) {
+    size_t rows = batch_.rows();
+    EXPECT_FALSE(Convert(json)) << json;
+    EXPECT_EQ(ConversionErrorCodeName(error_.code), std::string(ConversionErrorCodeName(code)))
+        << json;
+    EXPECT_EQ(error_.path, path) << json << ": " << error_.ToString();
+    EXPECT_FALSE(error_.message.empty());
+    EXPECT_EQ(batch_.rows(), rows);
+    for (size_t c = 0; c < batch_.column_count(); ++c) EXPECT_EQ(batch_.column(c)->size(), rows);
+  }
+
+  TableSchema schema_;
+  RecordConverter converter_;
+  ColumnBatch batch_;
+  ColumnVector extra_;
+  ConversionError error_;
+};
+
+TEST_F(ConverterTest, ConvertsEveryType) {
+  ASSERT_TRUE(Convert(R"({"id":"a","n":-5,"small":7,"score":1.5,"ok":true,
+    "ts":"2024-01-02T03:04:05.5Z","day":"2024-01-02","price":"12.345",
+    "device":{"os":"ios","ver":17,"ignored":1},"tags":["x","y"],"attrs":{"k":1,"j":2},
+    "unknown":{"a":[1,2]},"u2":"s"})"))
+      << error_.ToString();
+  ASSERT_EQ(batch_.rows(), 1u);
+  EXPECT_EQ(batch_.column(0)->StringAt(0), "a");
+  EXPECT_EQ(batch_.column(1)->int64_data()[0], -5);
+  EXPECT_EQ(batch_.column(2)->int32_data()[0], 7);
+  EXPECT_EQ(batch_.column(3)->double_data()[0], 1.5);
+  EXPECT_EQ(batch_.column(4)->bool_data()[0], 1);
+  EXPECT_EQ(batch_.column(5)->int64_data()[0], 1704164645500000);
+  EXPECT_EQ(batch_.column(6)->int32_data()[0], 19724);
+  EXPECT_EQ(static_cast<int64_t>(batch_.column(7)->decimal_data()[0]), 1235);  // rounded half up
+  const ColumnVector* device = batch_.column(8);
+  EXPECT_EQ(device->child(0)->StringAt(0), "ios");
+  EXPECT_EQ(device->child(1)->int32_data()[0], 17);
+  const ColumnVector* tags = batch_.column(9);
+  EXPECT_EQ(tags->ListEnd(0) - tags->ListBegin(0), 2u);
+  EXPECT_EQ(tags->child(0)->StringAt(1), "y");
+  const ColumnVector* attrs = batch_.column(10);
+  EXPECT_EQ(attrs->child(0)->StringAt(1), "j");
+  EXPECT_EQ(attrs->child(1)->int64_data()[1], 2);
+  EXPECT_EQ(extra_.StringAt(0), R"({"unknown":{"a":[1,2]},"u2":"s"})");
+}
+
+TEST_F(ConverterTest, NullsAndLenientScalars) {
+  ASSERT_TRUE(Convert(R"({"n":"42","id":12,"score":"2.5e1","ok":"false","ts":1700000000123,
+    "day":19000,"price":7,"device":null,"tags":[null,"z"]})"))
+      << error_.ToString();
+  EXPECT_EQ(batch_.column(0)->StringAt(0), "12");
+  EXPECT_EQ(batch_.column(1)->int64_data()[0], 42);
+  EXPECT_FALSE(batch_.column(2)->IsValid(0));
+  EXPECT_EQ(batch_.column(3)->double_data()[0], 25.0);
+  EXPECT_EQ(batch_.column(4)->bool_data()[0], 0);
+  EXPECT_EQ(batch_.column(5)->int64_data()[0], 1700000000123000);
+  EXPECT_EQ(batch_.column(6)->int32_data()[0], 19000);
+  EXPECT_EQ(static_cast<int64_t>(batch_.column(7)->decimal_data()[0]), 700);
+  EXPECT_FALSE(batch_.column(8)->IsValid(0));
+  EXPECT_FALSE(batch_.column(8)->child(0)->IsValid(0));  // struct children stay aligned
+  EXPECT_FALSE(batch_.column(9)->child(0)->IsValid(0));
+  EXPECT_FALSE(batch_.column(10)->IsValid(0));
+  EXPECT_FALSE(extra_.IsValid(0));
+  ASSERT_TRUE(Convert(R"({"id":"b","ts":1700000000})"));
+  EXPECT_EQ(batch_.column(5)->int64_data()[1], 1700000000000000);
+}
+
+TEST_F(ConverterTest, ErrorsCarryCodeAndPath) {
+  ASSERT_TRUE(Convert(R"({"id":"first"})"));
+  ExpectError(R"({"id":"a","device":{"os":"x","ver":"nine"}})", ConversionErrorCode::kTypeMismatch,
+              "$.device.ver");
+  ExpectError(R"({"id":"a","tags":["a",{"b":1}]})", ConversionErrorCode::kTypeMismatch,
+              "$.tags[1]");
+  ExpectError(R"({"n":1})", ConversionErrorCode::kMissingField, "$.id");
+  ExpectError(R"({"id":null})", ConversionErrorCode::kMissingField, "$.id");
+  ExpectError(R"({"id":"a","small":3000000000})", ConversionErrorCode::kOutOfRange, "$.small");
+  ExpectError(R"({"id":"a","n":1.5})", ConversionErrorCode::kTypeMismatch, "$.n");
+  ExpectError(R"({"id":"a","n":99999999999999999999})", ConversionErrorCode::kOutOfRange, "$.n");
+  ExpectError(R"({"id":"a","ts":"tomorrow"})", ConversionErrorCode::kInvalidFormat, "$.ts");
+  ExpectError(R"({"id":"a","price":123456789.5})", ConversionErrorCode::kOutOfRange, "$.price");
+  ExpectError(R"({"id":"a","attrs":{"k":"v"}})", ConversionErrorCode::kTypeMismatch, "$.attrs.k");
+  ExpectError(R"({"id":"a","id":"b"})", ConversionErrorCode::kDuplicateField, "$.id");
+  ExpectError(R"({"id":"a","ok":1})", ConversionErrorCode::kTypeMismatch, "$.ok");
+  ExpectError(R"({"id":"a","device":[1]})", ConversionErrorCode::kTypeMismatch, "$.device");
+  ExpectError(R"([1,2])", ConversionErrorCode::kNotAnObject, "$");
+  ExpectError(R"({"id":"a",)", ConversionErrorCode::kMalformedJson, "$");
+  // The batch is still usable and holds only the good rows.
+  ASSERT_TRUE(Convert(R"({"id":"last","tags":["q"]})"));
+  EXPECT_EQ(batch_.rows(), 2u);
+  EXPECT_EQ(batch_.column(0)->StringAt(1), "last");
+  EXPECT_EQ(batch_.column(9)->child(0)->size(), 1u);
+  EXPECT_EQ(batch_.column(9)->child(0)->StringAt(0), "q");
+  EXPECT_EQ(extra_.size(), 2u);
+}
+
+TEST_F(ConverterTest, ErrorToStringIsReadable) {
+  ASSERT_FALSE(Convert(R"({"id":"a","device":{"ver":true}})"));
+  EXPECT_EQ(error_.ToString(), "type_mismatch at $.device.ver: expected int, got a boolean");
+}
+
+}  // namespace
+}  // namespace inlet::schema
