@@ -11,9 +11,8 @@
 // Integers are little-endian. Sequence ids are consecutive across segments.
 // Invariants: a reader never returns a record whose CRC does not match or
 // whose seq is not the expected next one; recovery truncates the last segment
-// at the first such record (a torn tail). A sealed segment has a sparse index
-// <base_seq>.idx: pairs (seq u64, offset u64) every kIndexIntervalBytes,
-// followed by crc32c of the pairs; a missing or bad index is rebuilt by a scan.
+// at the first such record (a torn tail). The sparse index (seq, offset) every
+// kIndexIntervalBytes is kept in memory and rebuilt by a scan at open.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +28,5 @@ inline constexpr size_t kBodyFixedSize = 8 + 8 + 2 + 4;  // seq, arrival, key_le
 inline constexpr uint32_t kMaxBodySize = 64u << 20;      // far above any event limit
 inline constexpr uint64_t kIndexIntervalBytes = 64 << 10;
 inline constexpr const char* kSegmentSuffix = ".log";
-inline constexpr const char* kIndexSuffix = ".idx";
 
 }  // namespace inlet::bus::log_format
