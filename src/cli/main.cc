@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "cli/demo_command.h"
 #include "cli/pipeline.h"
 #include "cli/policy_command.h"
 #include "config/config.h"
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
   keygen->callback([&] { exit_code = KeygenCommand(key_id); });
 
   inlet::cli::AddPolicyCommand(app, exit_code);
+  inlet::cli::AddDemoCommand(app, exit_code);
 
   inlet::loadgen::LoadOptions load;
   std::string url = "127.0.0.1:8080", template_file;

@@ -9,6 +9,7 @@
 #include "http/api_keys.h"
 #include "http/http_server.h"
 #include "ingest/ingest_service.h"
+#include "web/dashboard_routes.h"
 #include "web/status_api.h"
 
 namespace inlet::cli {
@@ -102,10 +103,39 @@ Status Pipeline::Start() {
     AddDeliveryCollectors(&impl_->streams, &impl_->metrics);
   }
   web::RegisterStatusRoutes(impl_->server.get(), impl_->bus.get(), &impl_->metrics);
+  // Web dashboard (issue 7): the UI at / and /ui/*, saved dashboards under <data_dir>/dashboards.
+  web::RegisterDashboardRoutes(impl_->server.get(), impl_->keys.get(), c.storage.data_dir / "dashboards");
   INLET_RETURN_IF_ERROR(impl_->server->Start());
   spdlog::info("inlet listening on http://{}:{} (auth {})", c.server.host, impl_->server->port(),
                c.server.auth ? "on" : "off");
   return Status::Ok();
+}
+
+PipelineStats Pipeline::Stats() const {
+  PipelineStats st;
+  if (!impl_->bus) return st;
+  for (const auto& name : impl_->bus->SubscriptionNames()) {
+    st.backlog[name] = impl_->bus->FindSubscription(name)->Stats().backlog;
+  }
+  for (const auto& t : impl_->config.topics) {
+    const std::string l = "topic=\"" + t.bus.name + "\"";
+    st.events_ingested += impl_->metrics.GetCounter("inlet_ingest_events_total", "", l).value();
+    st.bytes_ingested += impl_->metrics.GetCounter("inlet_ingest_bytes_total", "", l).value();
+  }
+  impl_->metrics.ForEachCounter("inlet_ingest_rejected_total", [&](const std::string& labels, uint64_t v) {
+    const size_t p = labels.find("reason=\"");
+    if (p != std::string::npos && v > 0) {
+      st.rejected_at_ingest[labels.substr(p + 8, labels.find('"', p + 8) - p - 8)] += v;
+    }
+  });
+  for (const auto& s : impl_->streams) {
+    const delivery::DeliveryMetrics m = s->Metrics();
+    st.lake_files += m.files_written;
+    st.lake_bytes += m.bytes_written;
+    st.lake_rows += m.rows_written;
+    st.lake_error_rows += m.error_rows_written;
+  }
+  return st;
 }
 
 void Pipeline::Stop() {

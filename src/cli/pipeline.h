@@ -4,12 +4,26 @@
 // recovers everything; Stop() shuts down cleanly (flushes, persists cursors).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 
 #include "common/status.h"
 #include "config/config.h"
 
 namespace inlet::cli {
+
+// What the demo and operators look at; read from the live components.
+struct PipelineStats {
+  uint64_t events_ingested = 0;   // accepted and durable, all topics
+  uint64_t bytes_ingested = 0;
+  std::map<std::string, uint64_t> rejected_at_ingest;  // by reason
+  std::map<std::string, uint64_t> backlog;             // by subscription
+  uint64_t lake_files = 0;        // Parquet files committed by delivery streams
+  uint64_t lake_bytes = 0;
+  uint64_t lake_rows = 0;
+  uint64_t lake_error_rows = 0;
+};
 
 class Pipeline {
  public:
@@ -20,6 +34,7 @@ class Pipeline {
   void Stop();
   uint16_t port() const;
   const config::Config& config() const;
+  PipelineStats Stats() const;
 
  private:
   struct Impl;

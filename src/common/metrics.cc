@@ -74,6 +74,14 @@ void MetricsRegistry::AddCollector(std::function<void(const Emit&)> collector) {
   collectors_.push_back(std::move(collector));
 }
 
+void MetricsRegistry::ForEachCounter(const std::string& name,
+                                     const std::function<void(const std::string&, uint64_t)>& fn) const {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return;
+  for (const auto& [labels, c] : it->second.counters) fn(labels, c->value());
+}
+
 namespace {
 std::string Num(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";

@@ -72,6 +72,8 @@ class MetricsRegistry {
   void AddCollector(std::function<void(const Emit&)> collector);
 
   std::string Render() const;
+  // Calls fn(labels, value) for every counter of the family `name`.
+  void ForEachCounter(const std::string& name, const std::function<void(const std::string&, uint64_t)>& fn) const;
 
  private:
   struct Family {
