@@ -348,6 +348,9 @@ void SegmentLog::CommitBatch(std::deque<Pending>& batch) {
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
   last_fsync_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(),
                        std::memory_order_relaxed);
+  if (Histogram* h = fsync_histogram_.load(std::memory_order_relaxed)) {
+    h->Observe(std::chrono::duration<double>(t1 - t0).count());
+  }
 
   if (!st.ok()) {
     // Nothing of this batch is acknowledged: cut the file back so that a

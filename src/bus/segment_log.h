@@ -19,6 +19,7 @@
 
 #include "bus/bus.h"
 #include "bus/message.h"
+#include "common/metrics.h"
 #include "common/status.h"
 
 namespace inlet::bus {
@@ -98,6 +99,8 @@ class SegmentLog {
   uint64_t DeleteSegments(uint64_t acked_below, std::chrono::system_clock::time_point written_before);
 
   LogStats Stats() const;
+  // Observes the duration of every write+fsync (seconds); may be null.
+  void set_fsync_histogram(Histogram* h) { fsync_histogram_.store(h); }
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
@@ -140,6 +143,7 @@ class SegmentLog {
   std::atomic<uint64_t> appended_batches_{0};
   std::atomic<uint64_t> fsyncs_{0};
   std::atomic<uint64_t> last_fsync_ns_{0};
+  std::atomic<Histogram*> fsync_histogram_{nullptr};
   uint64_t truncated_on_recovery_ = 0;
 
   std::thread writer_;

@@ -3,6 +3,10 @@
 namespace inlet::web {
 
 void AddBusCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics) {
+  for (const auto& name : bus->TopicNames()) {
+    bus->FindEmbeddedTopic(name)->log().set_fsync_histogram(&metrics->GetHistogram(
+        "inlet_log_fsync_seconds", "Duration of each group commit (write + fdatasync)", "topic=\"" + name + "\""));
+  }
   metrics->AddCollector([bus](const MetricsRegistry::Emit& emit) {
     for (const auto& name : bus->TopicNames()) {
       auto* t = bus->FindEmbeddedTopic(name);

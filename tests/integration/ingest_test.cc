@@ -262,7 +262,7 @@ TEST_F(IngestTest, MetricsExposeIngestAndSubscriptionSeries) {
   EXPECT_NE(m->body.find("inlet_subscription_backlog{subscription=\"s1\"} 2"), std::string::npos);
   EXPECT_NE(m->body.find("inlet_ingest_ack_latency_seconds_count{topic=\"events\"} 1"), std::string::npos);
   EXPECT_NE(m->body.find("inlet_subscription_oldest_unacked_age_seconds{subscription=\"s1\"}"), std::string::npos);
-  EXPECT_NE(m->body.find("inlet_log_fsync_last_seconds{topic=\"events\"}"), std::string::npos);
+  EXPECT_NE(m->body.find("inlet_log_fsync_seconds_count{topic=\"events\"} 1"), std::string::npos);
 }
 
 }  // namespace
