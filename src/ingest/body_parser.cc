@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace inlet::ingest {
 namespace {
@@ -32,6 +33,115 @@ const char* Category(simdjson::error_code e) {
     case simdjson::UTF8_ERROR: return "invalid_utf8";
     case simdjson::DEPTH_ERROR: return "too_deep";
     default: return "malformed_json";
+  }
+}
+
+// A JSON syntax check (RFC 8259) without number range limits, for documents
+// simdjson refuses only because a number does not fit 64 bits or a double.
+// Returns true when `s` is one well-formed JSON value.
+bool ValidJsonSyntax(std::string_view s, size_t max_depth) {
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < s.size() && Blank(s[i])) ++i;
+  };
+  auto number = [&] {
+    if (i < s.size() && s[i] == '-') ++i;
+    if (i >= s.size()) return false;
+    if (s[i] == '0') {
+      ++i;
+    } else if (s[i] >= '1' && s[i] <= '9') {
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    } else {
+      return false;
+    }
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      if (i >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+      ++i;
+      if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+      if (i >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    }
+    return true;
+  };
+  auto string = [&] {  // UTF-8 was checked by simdjson before the number error
+    ++i;
+    while (i < s.size() && s[i] != '"') {
+      if (static_cast<unsigned char>(s[i]) < 0x20) return false;
+      if (s[i] == '\\') {
+        ++i;
+        if (i >= s.size()) return false;
+        if (s[i] == 'u') {
+          for (int k = 0; k < 4; ++k) {
+            if (++i >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+          }
+        } else if (std::string_view("\"\\/bfnrt").find(s[i]) == std::string_view::npos) {
+          return false;
+        }
+      }
+      ++i;
+    }
+    if (i >= s.size()) return false;
+    ++i;
+    return true;
+  };
+  std::vector<char> stack;  // '{' or '['
+  ws();
+  for (;;) {
+    // A value.
+    if (i >= s.size()) return false;
+    const char c = s[i];
+    if (c == '{' || c == '[') {
+      if (stack.size() >= max_depth) return false;
+      stack.push_back(c);
+      ++i;
+      ws();
+      if (i < s.size() && s[i] == (c == '{' ? '}' : ']')) {
+        stack.pop_back();
+        ++i;
+      } else if (c == '{') {
+        if (i >= s.size() || s[i] != '"' || !string()) return false;
+        ws();
+        if (i >= s.size() || s[i++] != ':') return false;
+        ws();
+        continue;
+      } else {
+        continue;
+      }
+    } else if (c == '"') {
+      if (!string()) return false;
+    } else if (c == 't' || c == 'f' || c == 'n') {
+      std::string_view lit = c == 't' ? "true" : c == 'f' ? "false" : "null";
+      if (s.substr(i, lit.size()) != lit) return false;
+      i += lit.size();
+    } else if (!number()) {
+      return false;
+    }
+    // After a value: close containers or continue with a comma.
+    for (;;) {
+      ws();
+      if (stack.empty()) return i == s.size();
+      if (i >= s.size()) return false;
+      const char close = stack.back() == '{' ? '}' : ']';
+      if (s[i] == close) {
+        stack.pop_back();
+        ++i;
+        continue;
+      }
+      if (s[i] != ',') return false;
+      ++i;
+      ws();
+      if (stack.back() == '{') {
+        if (i >= s.size() || s[i] != '"' || !string()) return false;
+        ws();
+        if (i >= s.size() || s[i++] != ':') return false;
+        ws();
+      }
+      break;
+    }
   }
 }
 
@@ -71,6 +181,9 @@ struct BodyParser::Impl {
     simdjson::dom::element el;
     // parse() copies into its padded buffer when the view is not padded.
     auto err = dom.parse(ev.data(), ev.size(), true).get(el);
+    if (err == simdjson::NUMBER_ERROR && ValidJsonSyntax(ev, kMaxDepth)) {
+      return true;  // valid JSON with a number beyond 64 bits: stored as sent
+    }
     if (err) {
       out->rejected.push_back({index, Category(err), std::string("not valid JSON: ") + simdjson::error_message(err)});
       return false;
@@ -178,6 +291,7 @@ Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody
   out->events.clear();
   out->indexes.clear();
   out->rejected.clear();
+  error_category_.clear();
   std::string_view body = Trim(impl_->decoded);
   if (body.empty()) {
     *error = BodyError::kEmpty;
@@ -214,6 +328,7 @@ Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody
     // Check the whole array, then slice each element's exact bytes.
     simdjson::dom::element root;
     auto err = impl_->dom.parse(body.data(), body.size(), true).get(root);
+    if (err == simdjson::NUMBER_ERROR && ValidJsonSyntax(body, kMaxDepth + 1)) err = simdjson::SUCCESS;
     if (err) {
       *error = BodyError::kNotJson;
       return Status::InvalidArgument(std::string("the body is not valid JSON: ") + simdjson::error_message(err));
@@ -261,6 +376,7 @@ Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody
   }
   // One object.
   if (!impl_->CheckEvent(body, 0, limits, out)) {
+    error_category_ = out->rejected.front().category;
     if (out->rejected.front().category == "too_large") {
       *error = BodyError::kTooLarge;
     } else {

@@ -54,10 +54,14 @@ class BodyParser {
   // Splits and checks the decoded body. The returned views live until the
   // next Decode.
   Status Parse(BodyFormat format, const BodyLimits& limits, ParsedBody* out, BodyError* error);
+  // After a failed Parse of a single object: its category (malformed_json,
+  // too_deep, invalid_utf8, not_an_object, too_large).
+  const std::string& error_category() const { return error_category_; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::string error_category_;
 };
 
 }  // namespace inlet::ingest

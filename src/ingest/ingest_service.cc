@@ -132,7 +132,9 @@ void IngestService::Publish(Request&& req, Responder respond) {
       case BodyError::kTooManyEvents: status = 413; code = "too_many_events"; break;
       case BodyError::kUnsupportedEncoding: status = 415; code = "unsupported_encoding"; break;
       case BodyError::kBadEncoding: code = "bad_encoding"; break;
-      case BodyError::kNotJson: code = "malformed_json"; break;
+      case BodyError::kNotJson:
+        code = parser.error_category().empty() ? "malformed_json" : parser.error_category();
+        break;
       case BodyError::kEmpty: code = "empty"; break;
       case BodyError::kNone: break;
     }
