@@ -5,6 +5,9 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 CMAKE_ARGS ?=
 DEMO_SECONDS ?= 60
+# ccache: share compiled objects between clones of the repository.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
 
 .PHONY: all bootstrap configure build test test-asan demo bench format fuzz clean
 
