@@ -31,6 +31,7 @@ class InletProcess {
   bool Running() { return child_->Running(); }
   std::string Log() const { return child_->Log(); }
   int port() const { return port_; }
+  pid_t pid() const { return child_->pid(); }
 
   // A request with the test key (unless `headers` has an Authorization).
   Result<http::ClientResponse> Post(const std::string& target, const std::string& body,
