@@ -1,0 +1,193 @@
+// bench/e2e: sustained load through the whole pipeline (ingest, delivery to
+// the raw lake, and the processors the configuration declares) for at least
+// 60 s. Reports events/s, ack latency, time from ack to the raw event being
+// queryable in the lake (file commit time minus arrival), peak RSS and CPU
+// per event; the baseline is the same load on ingest alone, in the same run.
+//
+//   bench_e2e [--seconds N] [--config FILE]   (default: examples/inlet.yaml)
+#include <duckdb.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "http/http_client.h"
+#include "loadgen/load_generator.h"
+
+namespace {
+namespace fs = std::filesystem;
+
+void Bench(const char* metric, double value, const char* unit, const char* baseline_metric, double baseline) {
+  std::printf("BENCH {\"bench\":\"e2e\",\"metric\":\"%s\",\"value\":%.3f,\"unit\":\"%s\",\"baseline_metric\":\"%s\","
+              "\"baseline\":%.3f,\"ratio\":%.3f}\n",
+              metric, value, unit, baseline_metric, baseline, baseline > 0 ? value / baseline : 0);
+}
+
+struct ProcSample {
+  uint64_t rss = 0;
+  double cpu_s = 0;
+};
+
+ProcSample Sample(pid_t pid) {
+  ProcSample s;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) s.rss = std::stoull(line.substr(6)) * 1024;
+  }
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(stat)), {});
+  std::istringstream in(all.substr(all.rfind(')') + 2));
+  std::string f;
+  for (int i = 3; i <= 15; ++i) {
+    in >> f;
+    if (i == 14) s.cpu_s += std::stod(f) / sysconf(_SC_CLK_TCK);
+    if (i == 15) s.cpu_s += std::stod(f) / sysconf(_SC_CLK_TCK);
+  }
+  return s;
+}
+
+struct Run {
+  inlet::loadgen::LoadReport load;
+  uint64_t peak_rss = 0;
+  double cpu_s = 0;
+  fs::path lake;
+};
+
+// Starts inlet on `config` (rewritten for a port and data dir), loads it.
+Run RunPipeline(const std::string& config_text, const fs::path& dir, double seconds, bool wait_for_lake) {
+  const int port = 21000 + getpid() % 20000;
+  std::string cfg = std::regex_replace(config_text, std::regex("listen: [^\\n]*"),
+                                       "listen: 127.0.0.1:" + std::to_string(port));
+  cfg = std::regex_replace(cfg, std::regex("data_dir: [^\\n]*"), "data_dir: " + (dir / "data").string());
+  fs::create_directories(dir);
+  std::ofstream(dir / "inlet.yaml") << cfg;
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (FILE* log = std::freopen((dir / "inlet.log").c_str(), "w", stdout)) dup2(fileno(log), 2);
+    execl(INLET_BINARY, INLET_BINARY, "run", (dir / "inlet.yaml").c_str(), nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 200; ++i) {
+    inlet::http::HttpClient probe("127.0.0.1", static_cast<uint16_t>(port));
+    auto r = probe.Request("GET", "/healthz");
+    if (r.ok() && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Run run;
+  run.lake = dir / "data" / "lake";
+  std::atomic<bool> done{false};
+  std::thread sampler([&] {
+    while (!done) {
+      run.peak_rss = std::max(run.peak_rss, Sample(pid).rss);
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  });
+  inlet::loadgen::LoadOptions o;
+  o.port = static_cast<uint16_t>(port);
+  o.api_key = "inlet-local-dev-key";
+  o.batch = 500;
+  o.connections = 8;
+  o.duration = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  run.load = inlet::loadgen::RunLoad(o).value();
+  if (wait_for_lake) {  // until every subscription has caught up (or 120 s)
+    for (int i = 0; i < 600; ++i) {
+      inlet::http::HttpClient c("127.0.0.1", static_cast<uint16_t>(port));
+      auto m = c.Request("GET", "/metrics");
+      bool idle = m.ok();
+      if (m.ok()) {
+        std::regex re("inlet_subscription_backlog\\{subscription=\"([^\"]+)\"\\} ([0-9.e+]+)");
+        for (std::sregex_iterator it(m->body.begin(), m->body.end(), re), end; it != end; ++it) {
+          if ((*it)[1] != "dead-letters" && std::stod((*it)[2]) > 0) idle = false;
+        }
+      }
+      if (idle) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  run.cpu_s = Sample(pid).cpu_s;
+  done = true;
+  sampler.join();
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  return run;
+}
+
+// p50 and p99 of (file commit time - arrival time) over every raw event.
+std::pair<double, double> LakeLatency(const fs::path& lake) {
+  duckdb_database db;
+  duckdb_connection con;
+  duckdb_open(nullptr, &db);
+  duckdb_connect(db, &con);
+  duckdb_result res;
+  std::string files = "CREATE TABLE f(filename VARCHAR, mtime DOUBLE); INSERT INTO f VALUES ";
+  bool any = false;
+  for (auto& e : fs::recursive_directory_iterator(lake / "raw")) {
+    if (e.path().extension() != ".parquet") continue;
+    auto t = fs::last_write_time(e.path());
+    double secs = std::chrono::duration<double>(std::chrono::file_clock::to_sys(t).time_since_epoch()).count();
+    files += std::string(any ? "," : "") + "('" + e.path().string() + "'," + std::to_string(secs) + ")";
+    any = true;
+  }
+  std::pair<double, double> out{0, 0};
+  if (any && duckdb_query(con, files.c_str(), nullptr) == DuckDBSuccess) {
+    const std::string q = "SELECT quantile_cont(f.mtime - epoch(r._arrival_time), 0.5), "
+                          "quantile_cont(f.mtime - epoch(r._arrival_time), 0.99) FROM read_parquet('" +
+                          (lake / "raw").string() + "/**/*.parquet', filename=true) r JOIN f USING (filename)";
+    if (duckdb_query(con, q.c_str(), &res) == DuckDBSuccess) {
+      out = {duckdb_value_double(&res, 0, 0), duckdb_value_double(&res, 1, 0)};
+    } else {
+      std::fprintf(stderr, "latency query failed: %s\n", duckdb_result_error(&res));
+    }
+    duckdb_destroy_result(&res);
+  }
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 60;
+  std::string config_path = std::string(INLET_SOURCE_DIR) + "/examples/inlet.yaml";
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
+    if (std::strcmp(argv[i], "--config") == 0) config_path = argv[i + 1];
+  }
+  std::ifstream in(config_path);
+  std::string config((std::istreambuf_iterator<char>(in)), {});
+  // The baseline: the same configuration with only its topics (no delivery streams or processors).
+  std::string ingest_only = std::regex_replace(config, std::regex("\\n(delivery_streams|processors):[\\s\\S]*"), "\n");
+  const fs::path dir = fs::temp_directory_path() / ("inlet-bench-e2e-" + std::to_string(getpid()));
+  std::printf("end-to-end benchmark: %s, %.0f s of load, NDJSON batches of 500, 8 connections\n\n",
+              config_path.c_str(), seconds);
+  Run base = RunPipeline(ingest_only, dir / "baseline", std::min(seconds, 20.0), false);
+  std::printf("ingest only:     %s\n", base.load.Summary().c_str());
+  Run full = RunPipeline(config, dir / "full", seconds, true);
+  std::printf("whole pipeline:  %s\n", full.load.Summary().c_str());
+  auto [p50, p99] = LakeLatency(full.lake);
+  const double cpu_us_per_event = full.load.events_acked ? full.cpu_s / full.load.events_acked * 1e6 : 0;
+  std::printf("ack -> queryable in the raw lake: p50 %.2f s, p99 %.2f s\n", p50, p99);
+  std::printf("peak RSS %.0f MiB, CPU %.2f us per event (%.1f CPU-seconds)\n\n", full.peak_rss / 1048576.0,
+              cpu_us_per_event, full.cpu_s);
+  Bench("pipeline_events_per_s", full.load.events_per_second(), "events/s", "ingest_only_events_per_s",
+        base.load.events_per_second());
+  Bench("pipeline_ack_p99_ms", full.load.p99_ms, "ms", "ingest_only_ack_p99_ms", base.load.p99_ms);
+  Bench("raw_lake_queryable_p50_s", p50, "s", "buffer_interval_s", 10);
+  Bench("raw_lake_queryable_p99_s", p99, "s", "buffer_interval_s", 10);
+  Bench("peak_rss_MiB", full.peak_rss / 1048576.0, "MiB", "target_MiB", 1024);
+  Bench("cpu_us_per_event", cpu_us_per_event, "us", "ingest_only_cpu_us_per_event",
+        base.load.events_acked ? base.cpu_s / base.load.events_acked * 1e6 : 0);
+  fs::remove_all(dir);
+  return full.load.events_acked > 0 ? 0 : 1;
+}
