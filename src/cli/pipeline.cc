@@ -9,6 +9,7 @@
 #include "http/api_keys.h"
 #include "http/http_server.h"
 #include "ingest/ingest_service.h"
+#include "notify/notification_service.h"
 #include "web/dashboard_routes.h"
 #include "web/status_api.h"
 
@@ -23,6 +24,7 @@ struct Pipeline::Impl {
   std::unique_ptr<ingest::IngestService> ingest;
   std::unique_ptr<storage::ObjectStore> lake;
   std::vector<std::unique_ptr<delivery::DeliveryStream>> streams;
+  std::unique_ptr<notify::NotificationService> notify;
 };
 
 namespace {
@@ -102,6 +104,12 @@ Status Pipeline::Start() {
     for (auto& s : impl_->streams) s->Start();
     AddDeliveryCollectors(&impl_->streams, &impl_->metrics);
   }
+  if (!c.notify.targets.empty()) {
+    auto n = notify::NotificationService::Create(c.notify, impl_->bus.get(), &impl_->metrics);
+    if (!n.ok()) return n.status();
+    impl_->notify = std::move(n).value();
+    impl_->notify->Start();
+  }
   web::RegisterStatusRoutes(impl_->server.get(), impl_->bus.get(), &impl_->metrics);
   // Web dashboard (issue 7): the UI at / and /ui/*, saved dashboards under <data_dir>/dashboards.
   web::RegisterDashboardRoutes(impl_->server.get(), impl_->keys.get(), c.storage.data_dir / "dashboards");
@@ -140,6 +148,7 @@ PipelineStats Pipeline::Stats() const {
 
 void Pipeline::Stop() {
   if (impl_->server) impl_->server->Stop();
+  if (impl_->notify) impl_->notify->Stop();
   for (auto& s : impl_->streams) {
     Status st = s->Stop();
     if (!st.ok()) spdlog::error("delivery stream {}: final flush failed: {}", s->config().name, st.ToString());
@@ -148,6 +157,7 @@ void Pipeline::Stop() {
   impl_->ingest.reset();
   impl_->server.reset();
   impl_->streams.clear();
+  impl_->notify.reset();
   impl_->bus.reset();
 }
 

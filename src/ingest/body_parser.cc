@@ -164,16 +164,6 @@ struct BodyParser::Impl {
                                    std::to_string(limits.max_event_bytes) + " bytes"});
       return false;
     }
-    if (ev.empty() || ev.front() != '{') {
-      out->rejected.push_back({index, ev.empty() || ev.front() == '[' || ev.front() == '"' ||
-                                              std::isdigit(static_cast<unsigned char>(ev.front())) ||
-                                              ev.front() == '-' || ev.front() == 't' ||
-                                              ev.front() == 'f' || ev.front() == 'n'
-                                          ? "not_an_object"
-                                          : "malformed_json",
-                               "an event must be a JSON object"});
-      return false;
-    }
     if (dom.capacity() < ev.size() && dom.allocate(ev.size(), kMaxDepth)) {
       out->rejected.push_back({index, "too_large", "out of memory for an event of this size"});
       return false;
@@ -181,7 +171,7 @@ struct BodyParser::Impl {
     simdjson::dom::element el;
     // parse() copies into its padded buffer when the view is not padded.
     auto err = dom.parse(ev.data(), ev.size(), true).get(el);
-    if (err == simdjson::NUMBER_ERROR && ValidJsonSyntax(ev, kMaxDepth)) {
+    if (err == simdjson::NUMBER_ERROR && ev.front() == '{' && ValidJsonSyntax(ev, kMaxDepth)) {
       return true;  // valid JSON with a number beyond 64 bits: stored as sent
     }
     if (err) {
