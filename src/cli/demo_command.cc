@@ -8,7 +8,10 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/lake_commands.h"
 #include "cli/pipeline.h"
+#include "lake/lake_service.h"
+#include "lake/result_format.h"
 #include "config/config.h"
 #include "loadgen/app_simulator.h"
 
@@ -141,7 +144,31 @@ int RunDemo(const DemoOptions& o) {
   }
   std::printf("Parquet files in the lake         %llu (%s bytes) under %s\n", static_cast<unsigned long long>(files),
               Human(double(bytes)).c_str(), lake.c_str());
-  std::printf("\nquery it:  ./build/inlet query --config %s \"SELECT count(*) FROM raw.events\"\n", o.config.c_str());
+  // What the lake says, by SQL through the catalog (as `inlet query` would).
+  auto lake_service = lake::LakeService::Open(pipeline.config().lake, pipeline.config().storage.lake_dir,
+                                               LakeTablesFromConfig(pipeline.config()));
+  if (lake_service.ok()) {
+    auto* engine = lake_service.value()->engine();
+    auto show = [&](const char* title, const std::string& sql) {
+      auto r = engine->Query(sql, 20);
+      if (r.ok()) {
+        std::printf("\n%s\n%s", title, lake::FormatTable(r.value(), 40).c_str());
+      } else {
+        std::printf("\n%s: %s\n", title, r.status().message().c_str());
+      }
+    };
+    show("events stored in the raw lake", "SELECT count(*) AS events, count(DISTINCT event_id) AS distinct_ids FROM raw.events");
+    show("rejected by the processor, by category",
+         "SELECT category, count(*) AS events FROM errors.rejected WHERE category IS NOT NULL GROUP BY 1 ORDER BY 2 DESC");
+    show("top points of interest: persons present per window, summed over windows, by gender; busiest age band",
+         "SELECT poi_name, sum(persons) AS persons, sum(persons) FILTER (WHERE gender = 'female') AS female, "
+         "sum(persons) FILTER (WHERE gender = 'male') AS male, "
+         "sum(persons) FILTER (WHERE gender NOT IN ('female', 'male')) AS other, "
+         "arg_max(age_band, persons) AS top_age_band, count(DISTINCT window_start) AS windows "
+         "FROM curated.poi_presence GROUP BY poi_name ORDER BY persons DESC LIMIT 10");
+  }
+  std::printf("\nquery it:  ./build/inlet query --config %s \"SELECT * FROM curated.poi_presence LIMIT 10\"\n",
+              o.config.c_str());
   if (interrupted || !::isatty(0) || !tty) return 0;
   // Interactive: serve the dashboard over the data until Ctrl-C.
   Pipeline serving(pipeline.config());

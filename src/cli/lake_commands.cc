@@ -11,6 +11,7 @@
 #include "delivery/delivery_stream_config.h"
 #include "lake/ddl_export.h"
 #include "lake/result_format.h"
+#include "process/event_processor.h"
 
 namespace inlet::cli {
 namespace {
@@ -329,6 +330,25 @@ std::vector<lake::TableRegistration> LakeTablesFromConfig(const config::Config& 
       out.push_back(std::move(r));
     }
     AddErrorTables(d, &error_locations, &out);
+  }
+  // Tables written by processors (curated.events is found by a crawler:
+  // its columns follow the processor's mapping).
+  for (const auto& p : config.process.processors) {
+    if (p.aggregate.enabled && registered.insert("curated.poi_presence").second) {
+      lake::TableRegistration r;
+      r.schema = process::PoiPresenceSchema();
+      r.location = p.aggregate.location;
+      r.compression = "zstd";
+      r.partition_keys = HiveKeys(delivery::kDefaultPrefix);
+      out.push_back(std::move(r));
+    }
+    if (registered.insert("errors.rejected").second) {
+      lake::TableRegistration r;
+      r.schema = process::RejectedEventsSchema();
+      r.location = p.errors_location;
+      r.compression = "zstd";
+      out.push_back(std::move(r));
+    }
   }
   for (const auto& [qn, schema] : config.tables) {
     if (!registered.insert(qn).second) continue;

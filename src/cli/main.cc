@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/demo_command.h"
+#include "cli/lake_commands.h"
 #include "cli/pipeline.h"
 #include "cli/policy_command.h"
 #include "config/config.h"
@@ -99,6 +100,7 @@ int main(int argc, char** argv) {
 
   inlet::cli::AddPolicyCommand(app, exit_code);
   inlet::cli::AddDemoCommand(app, exit_code);
+  inlet::cli::AddLakeCommands(app, exit_code);
 
   inlet::loadgen::LoadOptions load;
   std::string url = "127.0.0.1:8080", template_file;

@@ -8,8 +8,12 @@
 #include "storage/local_object_store.h"
 #include "http/api_keys.h"
 #include "http/http_server.h"
+#include "cli/lake_commands.h"
 #include "ingest/ingest_service.h"
+#include "lake/lake_routes.h"
+#include "lake/lake_service.h"
 #include "notify/notification_service.h"
+#include "process/processing_service.h"
 #include "web/dashboard_routes.h"
 #include "web/status_api.h"
 
@@ -25,6 +29,8 @@ struct Pipeline::Impl {
   std::unique_ptr<storage::ObjectStore> lake;
   std::vector<std::unique_ptr<delivery::DeliveryStream>> streams;
   std::unique_ptr<notify::NotificationService> notify;
+  std::unique_ptr<process::ProcessingService> processing;
+  std::unique_ptr<lake::LakeService> lake_service;
 };
 
 namespace {
@@ -91,10 +97,12 @@ Status Pipeline::Start() {
   impl_->ingest->RegisterRoutes(impl_->server.get());
   web::AddBusCollectors(impl_->bus.get(), &impl_->metrics);
 
-  if (!c.delivery_streams.empty()) {
+  if (!c.delivery_streams.empty() || !c.process.processors.empty()) {
     auto store = storage::LocalObjectStore::Open(c.storage.lake_dir);
     if (!store.ok()) return store.status();
     impl_->lake = std::move(store).value();
+  }
+  if (!c.delivery_streams.empty()) {
     for (const auto& d : c.delivery_streams) {
       auto stream = delivery::DeliveryStream::Create(d, impl_->bus->FindSubscription(d.subscription),
                                                      impl_->lake.get());
@@ -103,6 +111,13 @@ Status Pipeline::Start() {
     }
     for (auto& s : impl_->streams) s->Start();
     AddDeliveryCollectors(&impl_->streams, &impl_->metrics);
+  }
+  if (!c.process.processors.empty()) {
+    auto p = process::ProcessingService::Create(c.process, c.tables, impl_->bus.get(), impl_->lake.get(),
+                                                &impl_->metrics);
+    if (!p.ok()) return p.status();
+    impl_->processing = std::move(p).value();
+    INLET_RETURN_IF_ERROR(impl_->processing->Start());
   }
   if (!c.notify.targets.empty()) {
     auto n = notify::NotificationService::Create(c.notify, impl_->bus.get(), &impl_->metrics);
@@ -113,6 +128,12 @@ Status Pipeline::Start() {
   web::RegisterStatusRoutes(impl_->server.get(), impl_->bus.get(), &impl_->metrics);
   // Web dashboard (issue 7): the UI at / and /ui/*, saved dashboards under <data_dir>/dashboards.
   web::RegisterDashboardRoutes(impl_->server.get(), impl_->keys.get(), c.storage.data_dir / "dashboards");
+  // The catalog and SQL over the lake (tables of the config, scheduled crawlers).
+  auto lake_service = lake::LakeService::Open(c.lake, c.storage.lake_dir, LakeTablesFromConfig(c));
+  if (!lake_service.ok()) return lake_service.status();
+  impl_->lake_service = std::move(lake_service).value();
+  INLET_RETURN_IF_ERROR(impl_->lake_service->Start());
+  lake::RegisterLakeRoutes(impl_->server.get(), impl_->lake_service.get(), impl_->keys.get());
   INLET_RETURN_IF_ERROR(impl_->server->Start());
   spdlog::info("inlet listening on http://{}:{} (auth {})", c.server.host, impl_->server->port(),
                c.server.auth ? "on" : "off");
@@ -149,6 +170,8 @@ PipelineStats Pipeline::Stats() const {
 void Pipeline::Stop() {
   if (impl_->server) impl_->server->Stop();
   if (impl_->notify) impl_->notify->Stop();
+  if (impl_->processing) impl_->processing->Stop();
+  if (impl_->lake_service) impl_->lake_service->Stop();
   for (auto& s : impl_->streams) {
     Status st = s->Stop();
     if (!st.ok()) spdlog::error("delivery stream {}: final flush failed: {}", s->config().name, st.ToString());
@@ -158,6 +181,8 @@ void Pipeline::Stop() {
   impl_->server.reset();
   impl_->streams.clear();
   impl_->notify.reset();
+  impl_->processing.reset();
+  impl_->lake_service.reset();
   impl_->bus.reset();
 }
 

@@ -38,11 +38,15 @@ void ReadErrors(Section& s, process::ProcessorConfig* p, Config* cfg) {
         continue;
       }
       process::ErrorAction a;
-      if (v == "store") a = {true, false};
-      else if (v == "notify") a = {false, true};
-      else if (v == "both") a = {true, true};
+      if (v == "store")
+        a = {true, false};
+      else if (v == "notify")
+        a = {false, true};
+      else if (v == "both")
+        a = {true, true};
       else {
-        e.Error("actions", "category " + kv.first.Scalar() + ": expected store, notify or both, got '" + v + "'");
+        e.Error("actions", "category " + kv.first.Scalar() +
+                               ": expected store, notify or both, got '" + v + "'");
         continue;
       }
       p->error_actions[*cat] = a;
@@ -53,7 +57,8 @@ void ReadErrors(Section& s, process::ProcessorConfig* p, Config* cfg) {
 void ReadMapping(Section& s, process::ProcessorConfig* p) {
   if (!s.Has("mapping")) return;
   YAML::Node m = s.Raw("mapping");
-  if (!m.IsMap()) return s.Error("mapping", "expected a mapping of column names to JSON paths ($.device.os)");
+  if (!m.IsMap())
+    return s.Error("mapping", "expected a mapping of column names to JSON paths ($.device.os)");
   for (const auto& kv : m) {
     process::FieldMapping f;
     f.column = kv.first.Scalar();
@@ -65,9 +70,12 @@ void ReadMapping(Section& s, process::ProcessorConfig* p) {
       c.String("birth_date", &f.birth_date);
       std::string derive;
       c.String("derive", &derive);
-      if (derive == "age") f.derive = process::Derive::kAge;
-      else if (derive == "gender") f.derive = process::Derive::kGender;
-      else if (!derive.empty()) c.Error("derive", "expected age or gender, got '" + derive + "'");
+      if (derive == "age")
+        f.derive = process::Derive::kAge;
+      else if (derive == "gender")
+        f.derive = process::Derive::kGender;
+      else if (!derive.empty())
+        c.Error("derive", "expected age or gender, got '" + derive + "'");
       if (!f.birth_date.empty() && f.derive != process::Derive::kAge) {
         c.Error("birth_date", "only for derive: age");
       }
@@ -82,6 +90,10 @@ void ReadMasking(Section& s, process::ProcessorConfig* p, const Config& cfg) {
   m.String("key_file", &p->masking.key_file);
   p->masking.key_file = ResolvePath(cfg, p->masking.key_file);
   m.String("key_env", &p->masking.key_env);
+  m.Bool("create_key", &p->masking.create_key);
+  if (p->masking.create_key && p->masking.key_file.empty()) {
+    m.Error("create_key", "create_key needs a key_file to create");
+  }
   m.String("key_id", &p->masking.key_id);
   if (!m.Has("rules")) return;
   YAML::Node rules = m.Raw("rules");
@@ -94,8 +106,10 @@ void ReadMasking(Section& s, process::ProcessorConfig* p, const Config& cfg) {
     std::string op;
     r.String("op", &op);
     auto parsed = process::ParseMaskOp(op);
-    if (!parsed.ok()) r.Error("op", parsed.status().message());
-    else rule.op = *parsed;
+    if (!parsed.ok())
+      r.Error("op", parsed.status().message());
+    else
+      rule.op = *parsed;
     r.String("with", &rule.with);
     r.Integer("keep_first", &rule.keep_first, 0, 1000);
     r.Integer("keep_last", &rule.keep_last, 0, 1000);
@@ -121,7 +135,8 @@ void ReadAggregate(Section& s, process::ProcessorConfig* p, const Config& cfg) {
   g.Double("default_radius_m", &radius);
   if (radius) a.default_radius_m = *radius;
   g.Duration("window", &a.window, std::chrono::seconds(1), std::chrono::hours(24));
-  g.Duration("allowed_lateness", &a.allowed_lateness, std::chrono::seconds(0), std::chrono::hours(24));
+  g.Duration("allowed_lateness", &a.allowed_lateness, std::chrono::seconds(0),
+             std::chrono::hours(24));
   g.Duration("idle_close", &a.idle_close, std::chrono::seconds(0), std::chrono::hours(24));
   if (g.Has("age_bands")) {
     std::vector<std::string> bands;
@@ -158,9 +173,12 @@ void ReadWorkers(Section& s, process::ProcessorConfig* p) {
   w.Integer("min", &a.min_workers, 1, 256);
   w.Integer("max", &a.max_workers, 1, 256);
   w.Integer("target_backlog_per_worker", &a.target_backlog_per_worker, 1, 1'000'000'000);
-  w.Duration("scale_out_cooldown", &a.scale_out_cooldown, std::chrono::seconds(0), std::chrono::hours(1));
-  w.Duration("scale_in_cooldown", &a.scale_in_cooldown, std::chrono::seconds(0), std::chrono::hours(1));
-  w.Duration("evaluation_interval", &a.evaluation_interval, std::chrono::milliseconds(100), std::chrono::minutes(10));
+  w.Duration("scale_out_cooldown", &a.scale_out_cooldown, std::chrono::seconds(0),
+             std::chrono::hours(1));
+  w.Duration("scale_in_cooldown", &a.scale_in_cooldown, std::chrono::seconds(0),
+             std::chrono::hours(1));
+  w.Duration("evaluation_interval", &a.evaluation_interval, std::chrono::milliseconds(100),
+             std::chrono::minutes(10));
   w.Integer("fetch_max_messages", &p->fetch_max_messages, 1, 100'000);
   w.Duration("fetch_wait", &p->fetch_wait, std::chrono::milliseconds(0), std::chrono::seconds(20));
 }
@@ -175,10 +193,12 @@ void ReadProcessSection(Section& top, Config* cfg) {
     if (p.subscription.empty()) {
       s.Error("subscription", "every processor names the subscription it consumes");
     } else if (!cfg->FindSubscription(p.subscription)) {
-      s.Error("subscription", "no subscription '" + p.subscription + "' is declared under subscriptions:");
+      s.Error("subscription",
+              "no subscription '" + p.subscription + "' is declared under subscriptions:");
     } else if (std::any_of(cfg->delivery_streams.begin(), cfg->delivery_streams.end(),
                            [&](const auto& d) { return d.subscription == p.subscription; })) {
-      s.Error("subscription", "subscription '" + p.subscription + "' feeds a delivery stream; give the processor its own");
+      s.Error("subscription", "subscription '" + p.subscription +
+                                  "' feeds a delivery stream; give the processor its own");
     }
     s.String("table", &p.table);
     if (p.table.empty()) {
@@ -194,13 +214,15 @@ void ReadProcessSection(Section& top, Config* cfg) {
     if (s.Has("outputs")) {
       Section o(s.Raw("outputs"), s.KeyPath("outputs"), s.errors());
       o.String("events", &p.events_location);
-      if (p.events_location == "none") p.events_location = "curated/events/", p.write_events = false;
+      if (p.events_location == "none")
+        p.events_location = "curated/events/", p.write_events = false;
       o.String("poi_presence", &p.aggregate.location);
     }
     ReadWorkers(s, &p);
     for (const auto& other : cfg->process.processors) {
       if (other.subscription == p.subscription && !p.subscription.empty()) {
-        s.Error("subscription", "subscription '" + p.subscription + "' already feeds processor '" + other.name + "'");
+        s.Error("subscription", "subscription '" + p.subscription + "' already feeds processor '" +
+                                    other.name + "'");
       }
     }
     if (!p.subscription.empty() && !p.table.empty()) {

@@ -45,24 +45,24 @@ enum class Derive {
 };
 
 struct FieldMapping {
-  std::string column;      // flat column name in curated/events
-  std::string path;        // JSON path into the table: "$.device.os"; "" for kAge from birth_date only
+  std::string column;  // flat column name in curated/events
+  std::string path;    // JSON path into the table: "$.device.os"; "" for kAge from birth_date only
   Derive derive = Derive::kNone;
   std::string birth_date;  // kAge: JSON path of a date column
 };
 
 enum class MaskOp {
-  kPseudonym,         // HMAC-SHA256(key, value), hex
-  kHash,              // SHA-256(value), hex
-  kRedact,            // null
-  kReplace,           // a constant (`with`)
-  kPartial,           // keep the first `keep_first` and last `keep_last` characters, '*' elsewhere
-  kGeneralizeAge,     // integer age -> band label ("25-34")
-  kTruncateTime,      // timestamp truncated to `unit` (second, minute, hour, day)
-  kTruncateIp,        // IPv4 /24 (`ipv4_prefix`), IPv6 /48 (`ipv6_prefix`)
-  kCoarsenLocation,   // (column, `lon_column`) snapped to a grid of `grid_m` metres
-  kDrop,              // column removed from curated/events
-  kDetectPii,         // free text: e-mail, phone, IBAN, card numbers (Luhn) -> <EMAIL> ...
+  kPseudonym,        // HMAC-SHA256(key, value), hex
+  kHash,             // SHA-256(value), hex
+  kRedact,           // null
+  kReplace,          // a constant (`with`)
+  kPartial,          // keep the first `keep_first` and last `keep_last` characters, '*' elsewhere
+  kGeneralizeAge,    // integer age -> band label ("25-34")
+  kTruncateTime,     // timestamp truncated to `unit` (second, minute, hour, day)
+  kTruncateIp,       // IPv4 /24 (`ipv4_prefix`), IPv6 /48 (`ipv6_prefix`)
+  kCoarsenLocation,  // (column, `lon_column`) snapped to a grid of `grid_m` metres
+  kDrop,             // column removed from curated/events
+  kDetectPii,        // free text: e-mail, phone, IBAN, card numbers (Luhn) -> <EMAIL> ...
 };
 Result<MaskOp> ParseMaskOp(std::string_view name);
 const char* MaskOpName(MaskOp op);
@@ -70,20 +70,23 @@ const char* MaskOpName(MaskOp op);
 struct MaskRule {
   std::string column;
   MaskOp op = MaskOp::kRedact;
-  std::string with;          // kReplace
-  uint32_t keep_first = 0;   // kPartial
-  uint32_t keep_last = 4;    // kPartial
+  std::string with;           // kReplace
+  uint32_t keep_first = 0;    // kPartial
+  uint32_t keep_last = 4;     // kPartial
   std::string unit = "hour";  // kTruncateTime: second, minute, hour, day
   uint32_t ipv4_prefix = 24;
   uint32_t ipv6_prefix = 48;
-  double grid_m = 1000;       // kCoarsenLocation
-  std::string lon_column;     // kCoarsenLocation: the longitude partner of `column` (latitude)
+  double grid_m = 1000;    // kCoarsenLocation
+  std::string lon_column;  // kCoarsenLocation: the longitude partner of `column` (latitude)
 };
 
 struct MaskingConfig {
   // Pseudonym key: a file holding the key bytes, or an environment variable.
   std::string key_file;
   std::string key_env;
+  // With key_file: create the file with 32 random bytes (mode 0600) when it is
+  // missing. For demos and first runs; production keys are provisioned.
+  bool create_key = false;
   std::string key_id = "default";  // recorded in curated/events as `_key_id`
   std::vector<MaskRule> rules;
 };

@@ -24,7 +24,9 @@ namespace {
 
 using inlet::lake::CellKind;
 
-std::string Render(const inlet::lake::Cell& c) { return c.kind == CellKind::kNull ? "NULL" : c.text; }
+std::string Render(const inlet::lake::Cell& c) {
+  return c.kind == CellKind::kNull ? "NULL" : c.text;
+}
 
 int RunFile(const std::string& file, inlet::lake::QueryEngine* engine) {
   std::ifstream in(file);
@@ -57,7 +59,8 @@ int RunFile(const std::string& file, inlet::lake::QueryEngine* engine) {
         fail(head, "expected an error, the statement succeeded: " + sql);
       } else {
         int http = inlet::lake::HttpStatusOf(r.status());
-        if (http < 400 || http >= 500) fail(head, "expected a 4xx error, got " + std::to_string(http));
+        if (http < 400 || http >= 500)
+          fail(head, "expected a 4xx error, got " + std::to_string(http));
         if (r.status().message().find(expect) == std::string::npos) {
           fail(head, "error message lacks '" + expect + "': " + r.status().message());
         }
@@ -113,7 +116,8 @@ int main(int argc, char** argv) {
   auto lake = dir.path() / "lake";
   std::filesystem::create_directories(lake);
   inlet::testing::WriteTestEvents(lake);
-  auto service = inlet::lake::LakeService::Open(inlet::lake::LakeConfig{}, lake, inlet::testing::TestLakeTables());
+  auto service = inlet::lake::LakeService::Open(inlet::lake::LakeConfig{}, lake,
+                                                inlet::testing::TestLakeTables());
   if (!service.ok()) {
     std::fprintf(stderr, "cannot open the test lake: %s\n", service.status().ToString().c_str());
     return 1;

@@ -39,7 +39,8 @@ class QueryIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     port_ = FreePort();
-    inlet_ = std::make_unique<InletProcess>(dir_.path(), TestConfig(port_, dir_.path() / "data", kBody), port_);
+    inlet_ = std::make_unique<InletProcess>(dir_.path(),
+                                            TestConfig(port_, dir_.path() / "data", kBody), port_);
     ASSERT_TRUE(inlet_->WaitReady()) << inlet_->Log();
   }
   TempDir dir_;
@@ -53,20 +54,24 @@ TEST_F(QueryIntegrationTest, PublishedEventsAreQueryableByCatalogName) {
     ndjson += R"({"id":"e)" + std::to_string(i) + R"(","ts":"2024-05-01T10:00:00Z","gender":")" +
               (i % 2 ? "f" : "m") + "\"}\n";
   }
-  auto pub = inlet_->Post("/v1/topics/events/events", ndjson, {{"Content-Type", "application/x-ndjson"}});
+  auto pub =
+      inlet_->Post("/v1/topics/events/events", ndjson, {{"Content-Type", "application/x-ndjson"}});
   ASSERT_TRUE(pub.ok());
   ASSERT_EQ(pub->status, 200) << pub->body;
   std::string body;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    auto r = inlet_->Post("/v1/query", R"({"sql": "SELECT gender, count(*) AS n FROM raw.events GROUP BY 1 ORDER BY 1"})");
+    auto r = inlet_->Post(
+        "/v1/query",
+        R"({"sql": "SELECT gender, count(*) AS n FROM raw.events GROUP BY 1 ORDER BY 1"})");
     ASSERT_TRUE(r.ok());
     body = r->body;
     if (r->status == 200 && body.find(R"("rows":[["f",5],["m",5]])") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_NE(body.find(R"("rows":[["f",5],["m",5]])"), std::string::npos) << body << inlet_->Log();
-  EXPECT_NE(body.find(R"("columns":[{"name":"gender","type":"VARCHAR"},{"name":"n","type":"BIGINT"}])"),
-            std::string::npos);
+  EXPECT_NE(
+      body.find(R"("columns":[{"name":"gender","type":"VARCHAR"},{"name":"n","type":"BIGINT"}])"),
+      std::string::npos);
 }
 
 TEST_F(QueryIntegrationTest, CatalogAndSandboxOverHttp) {
@@ -75,10 +80,12 @@ TEST_F(QueryIntegrationTest, CatalogAndSandboxOverHttp) {
   EXPECT_EQ(t->status, 200) << t->body;
   EXPECT_NE(t->body.find("\"location\":\"raw/events/\""), std::string::npos) << t->body;
   EXPECT_NE(t->body.find("{\"name\":\"_seq\",\"type\":\"bigint\""), std::string::npos);
-  auto copy = inlet_->Post("/v1/query", R"({"sql": "COPY (SELECT 1) TO '/tmp/inlet-query-test.csv'"})");
+  auto copy =
+      inlet_->Post("/v1/query", R"({"sql": "COPY (SELECT 1) TO '/tmp/inlet-query-test.csv'"})");
   ASSERT_TRUE(copy.ok());
   EXPECT_EQ(copy->status, 403) << copy->body;
-  auto nokey = inlet_->Post("/v1/query", R"({"sql": "SELECT 1"})", {{"Authorization", "Bearer nope"}});
+  auto nokey =
+      inlet_->Post("/v1/query", R"({"sql": "SELECT 1"})", {{"Authorization", "Bearer nope"}});
   ASSERT_TRUE(nokey.ok());
   EXPECT_EQ(nokey->status, 401);
 }

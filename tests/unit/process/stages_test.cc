@@ -54,23 +54,34 @@ TEST(EventValidatorTest, EveryCategoryWithThePathOfTheFirstOffendingField) {
       {R"([1,2])", ErrorCategory::kMalformedJson, "$"},
       {R"({"ts":"2024-01-01T00:00:00Z"})", ErrorCategory::kMissingField, "$.user_id"},
       {R"({"user_id":"u","ts":null})", ErrorCategory::kMissingField, "$.ts"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","lat":"north"})", ErrorCategory::kTypeMismatch, "$.lat"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","device":{"os":[1]}})", ErrorCategory::kTypeMismatch, "$.device.os"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","lat":91})", ErrorCategory::kOutOfRange, "$.lat"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","age":-1})", ErrorCategory::kOutOfRange, "$.age"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","event_type":"crash"})", ErrorCategory::kInvalidValue, "$.event_type"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","email":"not-an-email"})", ErrorCategory::kInvalidValue, "$.email"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","ip":"300.1.1.1"})", ErrorCategory::kInvalidValue, "$.ip"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","sent_at":"yesterday"})", ErrorCategory::kInvalidValue, "$.sent_at"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","lat":"north"})", ErrorCategory::kTypeMismatch,
+       "$.lat"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","device":{"os":[1]}})",
+       ErrorCategory::kTypeMismatch, "$.device.os"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","lat":91})", ErrorCategory::kOutOfRange,
+       "$.lat"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","age":-1})", ErrorCategory::kOutOfRange,
+       "$.age"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","event_type":"crash"})",
+       ErrorCategory::kInvalidValue, "$.event_type"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","email":"not-an-email"})",
+       ErrorCategory::kInvalidValue, "$.email"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","ip":"300.1.1.1"})",
+       ErrorCategory::kInvalidValue, "$.ip"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","sent_at":"yesterday"})",
+       ErrorCategory::kInvalidValue, "$.sent_at"},
       {R"({"user_id":"u","ts":"2024-02-30T00:00:00Z"})", ErrorCategory::kInvalidValue, "$.ts"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","note":"this note is far too long"})", ErrorCategory::kTooLarge, "$.note"},
-      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","note":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})", ErrorCategory::kTooLarge, "$"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","note":"this note is far too long"})",
+       ErrorCategory::kTooLarge, "$.note"},
+      {R"({"user_id":"u","ts":"2024-01-01T00:00:00Z","note":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})",
+       ErrorCategory::kTooLarge, "$"},
   };
   for (const auto& c : cases) {
     schema::ColumnBatch batch(&table);
     Rejection r;
     EXPECT_FALSE(v.Validate(c.json, &batch, &r)) << c.json;
-    EXPECT_EQ(ErrorCategoryName(r.category), std::string(ErrorCategoryName(c.category))) << c.json << " " << r.message;
+    EXPECT_EQ(ErrorCategoryName(r.category), std::string(ErrorCategoryName(c.category)))
+        << c.json << " " << r.message;
     EXPECT_EQ(r.path, c.path) << c.json;
     EXPECT_EQ(batch.rows(), 0u);
   }
@@ -110,9 +121,14 @@ TEST(FieldMapperTest, FlattensNestedFieldsDerivesAgeAndGender) {
   EventValidator v(&table, 1 << 20);
   schema::ColumnBatch batch(&table);
   Rejection r;
-  ASSERT_TRUE(v.Validate(R"({"user_id":"u1","ts":"2024-06-10T00:00:00Z","birth_date":"1990-06-11","gender":" Woman ","device":{"os":"ios","model":"x"},"lat":1})", &batch, &r));
-  ASSERT_TRUE(v.Validate(R"({"user_id":"u2","ts":"2024-06-10T00:00:00Z","age":41,"birth_date":"1990-06-11","gender":"1"})", &batch, &r));
-  ASSERT_TRUE(v.Validate(R"({"user_id":"u3","ts":"2024-06-10T00:00:00Z","gender":"x"})", &batch, &r));
+  ASSERT_TRUE(v.Validate(
+      R"({"user_id":"u1","ts":"2024-06-10T00:00:00Z","birth_date":"1990-06-11","gender":" Woman ","device":{"os":"ios","model":"x"},"lat":1})",
+      &batch, &r));
+  ASSERT_TRUE(v.Validate(
+      R"({"user_id":"u2","ts":"2024-06-10T00:00:00Z","age":41,"birth_date":"1990-06-11","gender":"1"})",
+      &batch, &r));
+  ASSERT_TRUE(
+      v.Validate(R"({"user_id":"u3","ts":"2024-06-10T00:00:00Z","gender":"x"})", &batch, &r));
   FlatRow row;
   (*m)->Map(batch, 0, &row);
   ASSERT_EQ(row.values.size(), 5u);  // lat is not mapped: dropped
@@ -127,14 +143,17 @@ TEST(FieldMapperTest, FlattensNestedFieldsDerivesAgeAndGender) {
   (*m)->Map(batch, 2, &row);
   EXPECT_FALSE(row.values[3].valid);
   EXPECT_EQ(row.values[4].s, "unknown");
-  EXPECT_FALSE(FieldMapper::Create(table, {{"x", "$.device"}}, "").ok());  // a struct is not a flat column
+  EXPECT_FALSE(
+      FieldMapper::Create(table, {{"x", "$.device"}}, "").ok());  // a struct is not a flat column
   EXPECT_FALSE(FieldMapper::Create(table, {{"x", "$.nope"}}, "").ok());
 }
 
 TEST(FieldMapperTest, GenderVocabulary) {
-  for (const char* f : {"F", "female", "WOMAN", "w", "2"}) EXPECT_EQ(NormalizeGender(f), "female") << f;
+  for (const char* f : {"F", "female", "WOMAN", "w", "2"})
+    EXPECT_EQ(NormalizeGender(f), "female") << f;
   for (const char* m : {"M", "Male", "man", "1"}) EXPECT_EQ(NormalizeGender(m), "male") << m;
-  for (const char* u : {"0", "", "x", "femalee", "nonbinary"}) EXPECT_EQ(NormalizeGender(u), "unknown") << u;
+  for (const char* u : {"0", "", "x", "femalee", "nonbinary"})
+    EXPECT_EQ(NormalizeGender(u), "unknown") << u;
 }
 
 TEST(AgeBandsTest, Labels) {
@@ -152,7 +171,8 @@ TEST(MaskerTest, Operators) {
   EXPECT_NE(HmacSha256Hex("key", "alice"), HmacSha256Hex("key2", "alice"));
   EXPECT_EQ(HmacSha256Hex("key", "alice").size(), 32u);
   // RFC 4231 test case 2 (first 32 hex digits).
-  EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"), "5bdcc146bf60754e6a042426089575c7");
+  EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c7");
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(PartialMask("4111111111111111", 0, 4), "************1111");
   EXPECT_EQ(PartialMask("alice", 1, 1), "a***e");
@@ -184,17 +204,17 @@ TEST(MaskerTest, DetectsPiiInFreeText) {
       "mail bob.smith@example.com, card 4111 1111 1111 1111, not a card 4111 1111 1111 1112, "
       "iban GB82 WEST 1234 5698 7654 32, call +1 (212) 555-0199 at 10";
   EXPECT_EQ(d.Redact(&text), 4);
-  EXPECT_EQ(text,
-            "mail <EMAIL>, card <CARD>, not a card 4111 1111 1111 1112, iban <IBAN>, call <PHONE> at 10");
+  EXPECT_EQ(
+      text,
+      "mail <EMAIL>, card <CARD>, not a card 4111 1111 1111 1112, iban <IBAN>, call <PHONE> at 10");
 }
 
 TEST(MaskerTest, RulesChangeCuratedTypesAndRecordTheKeyId) {
-  std::vector<FlatColumn> cols = {{"user", FlatType::kString}, {"age", FlatType::kBigint},
-                                  {"ts", FlatType::kTimestamp}, {"lat", FlatType::kDouble},
-                                  {"lon", FlatType::kDouble},   {"email", FlatType::kString},
-                                  {"ip", FlatType::kString},    {"phone", FlatType::kString},
-                                  {"name", FlatType::kString},  {"note", FlatType::kString},
-                                  {"city", FlatType::kString}};
+  std::vector<FlatColumn> cols = {
+      {"user", FlatType::kString}, {"age", FlatType::kBigint},   {"ts", FlatType::kTimestamp},
+      {"lat", FlatType::kDouble},  {"lon", FlatType::kDouble},   {"email", FlatType::kString},
+      {"ip", FlatType::kString},   {"phone", FlatType::kString}, {"name", FlatType::kString},
+      {"note", FlatType::kString}, {"city", FlatType::kString}};
   MaskingConfig mc;
   mc.key_id = "k1";
   auto rule = [](const char* c, MaskOp op) {
@@ -202,10 +222,11 @@ TEST(MaskerTest, RulesChangeCuratedTypesAndRecordTheKeyId) {
     r.column = c, r.op = op;
     return r;
   };
-  mc.rules = {rule("user", MaskOp::kPseudonym), rule("age", MaskOp::kGeneralizeAge), rule("ts", MaskOp::kTruncateTime),
-              rule("lat", MaskOp::kCoarsenLocation), rule("email", MaskOp::kHash), rule("ip", MaskOp::kTruncateIp),
-              rule("phone", MaskOp::kPartial), rule("name", MaskOp::kDrop), rule("note", MaskOp::kDetectPii),
-              rule("city", MaskOp::kReplace)};
+  mc.rules = {rule("user", MaskOp::kPseudonym),  rule("age", MaskOp::kGeneralizeAge),
+              rule("ts", MaskOp::kTruncateTime), rule("lat", MaskOp::kCoarsenLocation),
+              rule("email", MaskOp::kHash),      rule("ip", MaskOp::kTruncateIp),
+              rule("phone", MaskOp::kPartial),   rule("name", MaskOp::kDrop),
+              rule("note", MaskOp::kDetectPii),  rule("city", MaskOp::kReplace)};
   mc.rules[3].lon_column = "lon";
   mc.rules[3].grid_m = 500;
   mc.rules[9].with = "REDACTED";
@@ -252,7 +273,9 @@ std::vector<uint32_t> Find(const PoiIndex& index, double lat, double lon) {
 }
 
 // A point `meters` north of (lat, lon) along the meridian.
-double North(double lat, double meters) { return lat + meters / kEarthRadiusMeters * 180.0 / std::numbers::pi; }
+double North(double lat, double meters) {
+  return lat + meters / kEarthRadiusMeters * 180.0 / std::numbers::pi;
+}
 
 TEST(PoiIndexTest, RadiusEdgesAntimeridianPolesAndOverlaps) {
   std::vector<Poi> pois = {
@@ -277,14 +300,15 @@ TEST(PoiIndexTest, RadiusEdgesAntimeridianPolesAndOverlaps) {
   EXPECT_TRUE(Find(ix, -16.5, -179.997).empty());
   // Poles: any longitude near the north pole.
   EXPECT_EQ(Find(ix, North(90 - 0.004, 0), 123.0), (std::vector<uint32_t>{3}));  // ~445 m away
-  EXPECT_TRUE(Find(ix, 89.995, -60.0).empty());                                   // ~556 m away
+  EXPECT_TRUE(Find(ix, 89.995, -60.0).empty());                                  // ~556 m away
   EXPECT_EQ(Find(ix, -89.999, 45.001), (std::vector<uint32_t>{4}));
   EXPECT_EQ(Find(ix, -90, 0), (std::vector<uint32_t>{4}));  // the pole itself, 111 m away
-  EXPECT_TRUE(Find(ix, -89.996, -135.0).empty());          // across the pole, ~555 m away
+  EXPECT_TRUE(Find(ix, -89.996, -135.0).empty());           // across the pole, ~555 m away
 }
 
 TEST(PoiIndexTest, LoadsCsvAndGeoJson) {
-  auto csv = ParsePoiCsv("id,name,lat,lon,radius_m,category\n1,\"A, the first\",1.5,2.5,50,park\n2,B,3,4,,\n", 75);
+  auto csv = ParsePoiCsv(
+      "id,name,lat,lon,radius_m,category\n1,\"A, the first\",1.5,2.5,50,park\n2,B,3,4,,\n", 75);
   ASSERT_TRUE(csv.ok()) << csv.status().ToString();
   ASSERT_EQ(csv->size(), 2u);
   EXPECT_EQ((*csv)[0].name, "A, the first");
@@ -314,7 +338,7 @@ TEST(AutoscalerTest, TargetTrackingWithCooldowns) {
   EXPECT_EQ(d.desired, 3u);
   EXPECT_EQ(a.Evaluate(500, 10'000, 3).direction, 0);  // scale-out cooldown
   d = a.Evaluate(1100, 10'000, 3);
-  EXPECT_EQ(d.desired, 4u);  // clamped to max
+  EXPECT_EQ(d.desired, 4u);                        // clamped to max
   EXPECT_EQ(a.Evaluate(3000, 0, 4).direction, 0);  // scale-in cooldown after scaling
   d = a.Evaluate(6200, 0, 4);
   EXPECT_EQ(d.direction, -1);
@@ -330,14 +354,16 @@ TEST(PresenceAggregatorTest, DistinctPersonsWindowsAndLateEvents) {
   PresenceAggregator agg(index->get(), c, 4);
   const int64_t s = 1'000'000;
   std::vector<PresenceInput> in = {
-      {0 * s, 0, 0, 1, 1, 7}, {5 * s, 0, 0, 1, 1, 7},   // same person twice in P and Q
-      {6 * s, 0, 0.0012, 1, 1, 8},                      // only Q (78 m from Q, 133 m from P)
-      {61 * s, 0, 0, 2, 2, 9},                          // next window
+      {0 * s, 0, 0, 1, 1, 7},
+      {5 * s, 0, 0, 1, 1, 7},       // same person twice in P and Q
+      {6 * s, 0, 0.0012, 1, 1, 8},  // only Q (78 m from Q, 133 m from P)
+      {61 * s, 0, 0, 2, 2, 9},      // next window
   };
   std::vector<uint8_t> late(in.size());
   agg.Add(in, late);
   EXPECT_TRUE(agg.TakeReady(false, 0).empty());  // watermark 51 s: window 0 still open
-  std::vector<PresenceInput> more = {{71 * s, 1, 1, 0, 0, 10}};  // no POI, advances the watermark to 61 s
+  std::vector<PresenceInput> more = {
+      {71 * s, 1, 1, 0, 0, 10}};  // no POI, advances the watermark to 61 s
   std::vector<uint8_t> late2(1);
   agg.Add(more, late2);
   auto w = agg.TakeReady(false, 0);

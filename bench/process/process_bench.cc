@@ -1,0 +1,157 @@
+// bench/process: events/s per worker (one thread) for the whole stage chain
+// (validate, flatten, mask with HMAC pseudonyms, S2 POI lookup, windowed
+// distinct counting, window output) with 1k and 100k POIs, next to the
+// brute-force DuckDB SQL (haversine join + GROUP BY) over the same events.
+#include <duckdb.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "process/event_processor.h"
+#include "storage/local_object_store.h"
+
+using namespace inlet;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double Seconds(Clock::time_point a) {
+  return std::chrono::duration<double>(Clock::now() - a).count();
+}
+
+void Bench(const std::filesystem::path& dir, int pois, int events, int sql_events) {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> lat(40.55, 40.90), lon(-74.10, -73.75);
+  {
+    std::ofstream f(dir / "pois.csv");
+    f << "id,name,lat,lon,radius_m,category\n";
+    for (int i = 0; i < pois; ++i)
+      f << "p" << i << ",poi," << lat(rng) << "," << lon(rng) << ",150,x\n";
+  }
+  {
+    std::ofstream k(dir / "key");
+    k << "bench-key-0123456789abcdef";
+  }
+  std::vector<bus::Message> messages(events);
+  std::ofstream csv(dir / "events.csv");
+  csv << "person,ts,lat,lon\n";
+  char buf[300];
+  for (int i = 0; i < events; ++i) {
+    double la = lat(rng), lo = lon(rng);
+    long long t = 1'717'200'000 + i / 2000;
+    snprintf(buf, sizeof buf,
+             R"({"user_id":"user-%d","ts":%lld,"lat":%.7f,"lon":%.7f,"age":%d,"gender":"%s"})",
+             i % 50000, t, la, lo, 18 + i % 60, i % 3 ? "F" : "M");
+    messages[i].seq = i + 1;
+    messages[i].payload = buf;
+    if (i < sql_events) csv << "user-" << i % 50000 << "," << t << "," << la << "," << lo << "\n";
+  }
+  csv.close();
+  schema::TableSchema t;
+  t.database = "raw", t.name = "events";
+  for (auto [n, ty] : std::vector<std::pair<const char*, const char*>>{{"user_id", "string"},
+                                                                       {"ts", "timestamp"},
+                                                                       {"lat", "double"},
+                                                                       {"lon", "double"},
+                                                                       {"age", "int"},
+                                                                       {"gender", "string"}}) {
+    t.columns.push_back(
+        {.name = n, .type = *schema::ParseType(ty), .required = std::string(n) != "age"});
+  }
+  process::ProcessorConfig pc;
+  pc.name = "bench";
+  pc.table = "raw.events";
+  pc.mapping = {{"user_id", "$.user_id"},
+                {"ts", "$.ts"},
+                {"lat", "$.lat"},
+                {"lon", "$.lon"},
+                {"age", "$.age", process::Derive::kAge},
+                {"gender", "$.gender", process::Derive::kGender}};
+  pc.masking.key_file = (dir / "key").string();
+  process::MaskRule r;
+  r.column = "user_id", r.op = process::MaskOp::kPseudonym;
+  pc.masking.rules = {r};
+  pc.aggregate.enabled = true;
+  pc.aggregate.poi_file = (dir / "pois.csv").string();
+  pc.write_events = false;
+  auto lake = storage::LocalObjectStore::Open(dir / "lake");
+  auto p = process::EventProcessor::Create(pc, t, lake->get(), nullptr, nullptr);
+  if (!p.ok()) {
+    fprintf(stderr, "%s\n", p.status().ToString().c_str());
+    exit(1);
+  }
+  auto w = (*p)->NewWorker();
+  auto start = Clock::now();
+  for (int i = 0; i < events; i += 1000) {
+    std::vector<const bus::Message*> batch;
+    for (int j = i; j < std::min(events, i + 1000); ++j) batch.push_back(&messages[j]);
+    auto res = (*p)->ProcessBatch(w->get(), batch);
+    if (!res.ok()) exit(1);
+    (void)(*p)->EmitReady(false);
+  }
+  (void)(*p)->EmitReady(true);
+  double secs = Seconds(start);
+  double rate = events / secs;
+
+  duckdb_database db;
+  duckdb_connection con;
+  duckdb_open(nullptr, &db);
+  duckdb_connect(db, &con);
+  duckdb_query(con, "SET threads=1", nullptr);
+  std::string load =
+      "CREATE TABLE ev AS SELECT person, to_timestamp(CAST(ts AS BIGINT)) ts, CAST(lat AS DOUBLE) "
+      "lat, "
+      "CAST(lon AS DOUBLE) lon FROM read_csv('" +
+      (dir / "events.csv").string() +
+      "', header=true, all_varchar=true); CREATE TABLE pois AS SELECT * FROM read_csv('" +
+      (dir / "pois.csv").string() + "', header=true)";
+  duckdb_query(con, load.c_str(), nullptr);
+  start = Clock::now();
+  duckdb_result res;
+  std::string sql =
+      "SELECT time_bucket(INTERVAL 1 minute, ts) w, pois.id, count(DISTINCT person), count(*) FROM "
+      "ev JOIN pois ON "
+      "2 * 6371008.8 * asin(least(1, sqrt(pow(sin(radians(pois.lat - ev.lat) / 2), 2) + "
+      "cos(radians(ev.lat)) * "
+      "cos(radians(pois.lat)) * pow(sin(radians(pois.lon - ev.lon) / 2), 2)))) <= pois.radius_m "
+      "GROUP BY ALL";
+  if (duckdb_query(con, sql.c_str(), &res) != DuckDBSuccess)
+    fprintf(stderr, "%s\n", duckdb_result_error(&res));
+  double sql_secs = Seconds(start);
+  duckdb_destroy_result(&res);
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+  double sql_rate = sql_events / sql_secs;
+  printf("%-10d %-12d %-18.0f %-18.0f %.1fx\n", pois, events, rate, sql_rate, rate / sql_rate);
+  printf(
+      "BENCH "
+      "{\"bench\":\"process\",\"metric\":\"stage_chain_events_per_s_per_worker_%dpois\",\"value\":%"
+      ".0f,"
+      "\"unit\":\"events/"
+      "s\",\"baseline_metric\":\"duckdb_bruteforce_sql_events_per_s_%dpois\",\"baseline\":%.0f,"
+      "\"ratio\":%.2f}\n",
+      pois, rate, pois, sql_rate, rate / sql_rate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int events = 1'000'000;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (!strcmp(argv[i], "--events")) events = atoi(argv[i + 1]);
+  }
+  auto dir =
+      std::filesystem::temp_directory_path() / ("inlet-bench-process-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  printf("%-10s %-12s %-18s %-18s %s\n", "pois", "events", "chain events/s", "duckdb events/s",
+         "ratio");
+  Bench(dir, 1000, events, std::min(events, 50'000));
+  Bench(dir, 100'000, events, std::min(events, 2'000));
+  std::filesystem::remove_all(dir);
+}

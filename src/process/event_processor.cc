@@ -1,0 +1,537 @@
+#include "process/event_processor.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "delivery/parquet_writer.h"
+#include "process/event_validator.h"
+#include "process/field_mapper.h"
+#include "process/masker.h"
+#include "schema/column_batch.h"
+#include "schema/time_util.h"
+
+namespace inlet::process {
+namespace {
+
+std::shared_ptr<const schema::DataType> TypeOf(const char* text) {
+  return *schema::ParseType(text);
+}
+
+const char* SqlTypeOf(FlatType t) {
+  switch (t) {
+    case FlatType::kString:
+      return "string";
+    case FlatType::kBigint:
+      return "bigint";
+    case FlatType::kDouble:
+      return "double";
+    case FlatType::kBoolean:
+      return "boolean";
+    case FlatType::kTimestamp:
+      return "timestamp";
+    case FlatType::kDate:
+      return "date";
+  }
+  return "string";
+}
+
+std::string DayPrefix(int64_t micros) {
+  schema::CivilTime c = schema::CivilFromMicros(micros);
+  char buf[64];
+  snprintf(buf, sizeof buf, "year=%04lld/month=%02d/day=%02d/", static_cast<long long>(c.year),
+           c.month, c.day);
+  return buf;
+}
+
+std::string CompactTime(int64_t micros) {
+  schema::CivilTime c = schema::CivilFromMicros(micros);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%04lld%02d%02dT%02d%02d%02d", static_cast<long long>(c.year), c.month,
+           c.day, c.hour, c.minute, c.second);
+  return buf;
+}
+
+std::string Rfc3339(int64_t micros) {
+  schema::CivilTime c = schema::CivilFromMicros(micros);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", static_cast<long long>(c.year),
+           c.month, c.day, c.hour, c.minute, c.second, c.micros);
+  return buf;
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\')
+      out->push_back('\\'), out->push_back(ch);
+    else if (c < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\u%04x", c);
+      out->append(buf);
+    } else {
+      out->push_back(ch);
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendValue(const Value& v, FlatType t, schema::ColumnVector* col) {
+  if (!v.valid) return col->AppendNull();
+  switch (t) {
+    case FlatType::kString:
+      return col->AppendString(v.s);
+    case FlatType::kBigint:
+    case FlatType::kTimestamp:
+      return col->AppendInt64(v.i);
+    case FlatType::kDouble:
+      return col->AppendDouble(v.d);
+    case FlatType::kBoolean:
+      return col->AppendBool(v.i != 0);
+    case FlatType::kDate:
+      return col->AppendInt32(static_cast<int32_t>(v.i));
+  }
+}
+
+std::atomic<uint64_t> g_stage_counter{0};
+
+}  // namespace
+
+schema::TableSchema PoiPresenceSchema() {
+  schema::TableSchema t;
+  t.database = "curated";
+  t.name = "poi_presence";
+  t.description =
+      "Distinct persons and events within the radius of each POI, per window, age band and gender";
+  for (auto [name, type] :
+       std::vector<std::pair<const char*, const char*>>{{"window_start", "timestamp"},
+                                                        {"window_end", "timestamp"},
+                                                        {"poi_id", "string"},
+                                                        {"poi_name", "string"},
+                                                        {"poi_category", "string"},
+                                                        {"age_band", "string"},
+                                                        {"gender", "string"},
+                                                        {"persons", "bigint"},
+                                                        {"events", "bigint"}}) {
+    t.columns.push_back({.name = name, .type = TypeOf(type)});
+  }
+  return t;
+}
+
+schema::TableSchema RejectedEventsSchema() {
+  schema::TableSchema t;
+  t.database = "errors";
+  t.name = "rejected";
+  t.description = "Events rejected by a processor, with the reason";
+  for (auto [name, type] :
+       std::vector<std::pair<const char*, const char*>>{{"payload", "string"},
+                                                        {"category", "string"},
+                                                        {"path", "string"},
+                                                        {"message", "string"},
+                                                        {"seq", "bigint"},
+                                                        {"arrival_time", "timestamp"},
+                                                        {"processor", "string"}}) {
+    t.columns.push_back({.name = name, .type = TypeOf(type)});
+  }
+  return t;
+}
+
+struct EventProcessor::Shared {
+  std::unique_ptr<FieldMapper> mapper;
+  std::unique_ptr<Masker> masker_template;  // validated once; workers build their own
+  AgeBands bands{{}};
+  int time_idx = -1, lat_idx = -1, lon_idx = -1, age_idx = -1, gender_idx = -1, person_idx = -1;
+  int person_out = -1;  // person column in the masked row (same flat index)
+  schema::TableSchema presence_schema = PoiPresenceSchema();
+  schema::TableSchema error_schema = RejectedEventsSchema();
+  std::filesystem::path staging;
+  std::unique_ptr<delivery::ParquetWriter> emit_writer;
+  Counter* accepted = nullptr;
+  Counter* rejected[kErrorCategoryCount] = {};
+  Counter* windows = nullptr;
+  Counter* files = nullptr;
+  Counter* notify_failures = nullptr;
+  Counter dummy;
+};
+
+class EventProcessor::Worker {
+ public:
+  std::unique_ptr<EventValidator> validator;
+  std::unique_ptr<schema::ColumnBatch> in;
+  std::unique_ptr<Masker> masker;
+  std::vector<FlatRow> rows;
+  std::vector<int> row_message;  // message index of each row
+  std::vector<PresenceInput> inputs;
+  std::vector<int> input_row;
+  std::vector<uint8_t> late;
+  std::unique_ptr<schema::ColumnBatch> out;
+  std::unique_ptr<schema::ColumnBatch> errors;
+  std::unique_ptr<delivery::ParquetWriter> writer;
+};
+
+EventProcessor::~EventProcessor() = default;
+
+Result<std::unique_ptr<EventProcessor>> EventProcessor::Create(const ProcessorConfig& config,
+                                                               const schema::TableSchema& table,
+                                                               storage::ObjectStore* lake,
+                                                               bus::Topic* errors_topic,
+                                                               MetricsRegistry* metrics) {
+  INLET_RETURN_IF_ERROR(ValidateProcessorConfig(config));
+  auto p = std::unique_ptr<EventProcessor>(new EventProcessor());
+  p->config_ = config;
+  p->table_ = &table;
+  p->lake_ = lake;
+  p->errors_topic_ = errors_topic;
+  p->shared_ = std::make_unique<Shared>();
+  Shared& s = *p->shared_;
+  const AggregateConfig& agg = config.aggregate;
+  auto mapper = FieldMapper::Create(table, config.mapping, agg.time_column);
+  if (!mapper.ok())
+    return Status::InvalidArgument("processor '" + config.name + "': " + mapper.status().message());
+  s.mapper = std::move(*mapper);
+  auto key = LoadPseudonymKey(config.masking);
+  if (!key.ok())
+    return Status(key.status().code(),
+                  "processor '" + config.name + "': " + key.status().message());
+  p->key_ = *key;
+  auto masker = Masker::Create(config.masking, s.mapper->columns(), agg.age_bands, p->key_);
+  if (!masker.ok())
+    return Status::InvalidArgument("processor '" + config.name + "': " + masker.status().message());
+  s.masker_template = std::move(*masker);
+  s.bands = AgeBands(agg.age_bands);
+  s.time_idx = s.mapper->ColumnIndex(agg.time_column);
+
+  auto events = std::make_unique<schema::TableSchema>();
+  events->database = "curated";
+  events->name = "events";
+  for (const auto& c : s.masker_template->output_columns()) {
+    events->columns.push_back({.name = c.name, .type = TypeOf(SqlTypeOf(c.type))});
+  }
+  events->columns.push_back({.name = "_seq", .type = TypeOf("bigint")});
+  events->columns.push_back({.name = "_arrival_time", .type = TypeOf("timestamp")});
+  p->events_schema_ = std::move(events);
+
+  if (agg.enabled) {
+    s.lat_idx = s.mapper->ColumnIndex(agg.lat_column);
+    s.lon_idx = s.mapper->ColumnIndex(agg.lon_column);
+    s.age_idx = s.mapper->ColumnIndex(agg.age_column);
+    s.gender_idx = s.mapper->ColumnIndex(agg.gender_column);
+    s.person_idx = s.mapper->ColumnIndex(agg.person_column);
+    const auto& cols = s.mapper->columns();
+    if (s.time_idx < 0 || cols[s.lat_idx].type != FlatType::kDouble ||
+        cols[s.lon_idx].type != FlatType::kDouble) {
+      return Status::InvalidArgument(
+          "processor '" + config.name +
+          "': aggregate needs a timestamp time column and double lat/lon columns");
+    }
+    auto pois = LoadPois(agg.poi_file, agg.default_radius_m);
+    if (!pois.ok())
+      return Status(pois.status().code(),
+                    "processor '" + config.name + "': " + pois.status().message());
+    auto index = PoiIndex::Build(std::move(*pois));
+    if (!index.ok()) return index.status();
+    p->poi_index_ = std::move(*index);
+    p->aggregator_ = std::make_unique<PresenceAggregator>(p->poi_index_.get(), agg);
+  }
+
+  auto local = lake->LocalPath("_staging/process-" + config.name);
+  s.staging =
+      local ? *local : std::filesystem::temp_directory_path() / ("inlet-process-" + config.name);
+  std::error_code ec;
+  std::filesystem::create_directories(s.staging, ec);
+  if (ec) return Status::IoError("cannot create " + s.staging.string() + ": " + ec.message());
+  auto writer = delivery::ParquetWriter::Create(1);
+  if (!writer.ok()) return writer.status();
+  s.emit_writer = std::move(*writer);
+
+  if (metrics) {
+    const std::string l = "processor=\"" + config.name + "\"";
+    s.accepted = &metrics->GetCounter("inlet_process_events_accepted_total",
+                                      "Events that passed validation", l);
+    for (int c = 0; c < kErrorCategoryCount; ++c) {
+      s.rejected[c] = &metrics->GetCounter(
+          "inlet_process_events_rejected_total", "Events rejected, by category",
+          l + ",category=\"" + ErrorCategoryName(static_cast<ErrorCategory>(c)) + "\"");
+    }
+    s.windows = &metrics->GetCounter("inlet_process_windows_emitted_total",
+                                     "poi_presence windows written", l);
+    s.files = &metrics->GetCounter("inlet_process_files_written_total", "Parquet files written", l);
+    s.notify_failures = &metrics->GetCounter("inlet_process_notify_failures_total",
+                                             "Error notifications that could not be published", l);
+    EventProcessor* raw = p.get();
+    metrics->AddCollector([raw, l](const MetricsRegistry::Emit& emit) {
+      if (!raw->aggregator_) return;
+      AggregatorStats st = raw->aggregator_->Stats();
+      emit("inlet_process_open_windows", "Windows holding state", "gauge", l,
+           static_cast<double>(st.open_windows));
+      emit("inlet_process_persons_overflow_total",
+           "Person entries not tracked (max_persons_per_window)", "counter", l,
+           static_cast<double>(st.persons_overflow));
+      emit("inlet_process_forced_windows_total", "Windows closed early (max_open_windows)",
+           "counter", l, static_cast<double>(st.forced_windows));
+    });
+  } else {
+    s.accepted = &s.dummy;
+    for (auto& c : s.rejected) c = &s.dummy;
+    s.windows = s.files = s.notify_failures = &s.dummy;
+  }
+  return p;
+}
+
+void EventProcessor::WorkerDeleter::operator()(Worker* w) const { delete w; }
+
+Result<EventProcessor::WorkerPtr> EventProcessor::NewWorker() {
+  WorkerPtr w(new Worker());
+  w->validator = std::make_unique<EventValidator>(table_, config_.max_event_bytes);
+  w->in = std::make_unique<schema::ColumnBatch>(table_);
+  auto masker = Masker::Create(config_.masking, shared_->mapper->columns(),
+                               config_.aggregate.age_bands, key_);
+  if (!masker.ok()) return masker.status();
+  w->masker = std::move(*masker);
+  w->out = std::make_unique<schema::ColumnBatch>(events_schema_.get());
+  w->errors = std::make_unique<schema::ColumnBatch>(&shared_->error_schema);
+  auto writer = delivery::ParquetWriter::Create(1);
+  if (!writer.ok()) return writer.status();
+  w->writer = std::move(*writer);
+  return w;
+}
+
+namespace {
+
+// Writes rows of `batch` as one Parquet file and commits it under `key`.
+Status WriteParquet(delivery::ParquetWriter* writer, const schema::ColumnBatch& batch,
+                    std::span<const uint32_t> rows, const std::filesystem::path& staging,
+                    storage::ObjectStore* lake, const std::string& key) {
+  std::vector<delivery::WriteColumn> cols;
+  for (size_t i = 0; i < batch.column_count(); ++i) {
+    cols.push_back({batch.schema().columns[i].name, batch.column(i), false});
+  }
+  std::filesystem::path staged =
+      staging / ("stage-" + std::to_string(getpid()) + "-" +
+                 std::to_string(g_stage_counter.fetch_add(1)) + ".parquet");
+  auto size = writer->Write(cols, rows, delivery::ParquetOptions{}, staged);
+  if (!size.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(staged, ec);
+    return size.status();
+  }
+  return lake->PutFile(key, staged);
+}
+
+}  // namespace
+
+Result<BatchResult> EventProcessor::ProcessBatch(Worker* w,
+                                                 std::span<const bus::Message* const> messages) {
+  Shared& s = *shared_;
+  BatchResult result;
+  w->in->Truncate(0);
+  w->out->Truncate(0);
+  w->errors->Truncate(0);
+  w->inputs.clear();
+  w->input_row.clear();
+  w->row_message.clear();
+  if (w->rows.size() < messages.size()) w->rows.resize(messages.size());
+  std::vector<std::pair<size_t, ErrorCategory>> rejected;  // error row -> category
+  auto reject = [&](const bus::Message& m, const Rejection& r) {
+    auto* e = w->errors.get();
+    e->column(0)->AppendString(m.payload);
+    e->column(1)->AppendString(ErrorCategoryName(r.category));
+    e->column(2)->AppendString(r.path);
+    e->column(3)->AppendString(r.message);
+    e->column(4)->AppendInt64(static_cast<int64_t>(m.seq));
+    e->column(5)->AppendInt64(m.arrival_us);
+    e->column(6)->AppendString(config_.name);
+    e->CommitRow();
+    rejected.emplace_back(e->rows() - 1, r.category);
+    s.rejected[static_cast<int>(r.category)]->Inc();
+    ++result.rejected;
+  };
+
+  const bool aggregate = aggregator_ != nullptr;
+  size_t nrows = 0;
+  for (size_t mi = 0; mi < messages.size(); ++mi) {
+    const bus::Message& m = *messages[mi];
+    Rejection rej;
+    if (!w->validator->Validate(m.payload, w->in.get(), &rej)) {
+      reject(m, rej);
+      continue;
+    }
+    FlatRow& row = w->rows[nrows];
+    row.seq = m.seq;
+    row.arrival_us = m.arrival_us;
+    s.mapper->Map(*w->in, w->in->rows() - 1, &row);
+    PresenceInput in;
+    bool has_location = false;
+    if (aggregate) {
+      const Value& lat = row.values[s.lat_idx];
+      const Value& lon = row.values[s.lon_idx];
+      has_location = lat.valid && lon.valid;
+      in.time_us = row.values[s.time_idx].valid ? row.values[s.time_idx].i : m.arrival_us;
+      in.lat = lat.d;
+      in.lon = lon.d;
+      const Value& age = row.values[s.age_idx];
+      in.band = static_cast<uint8_t>(
+          s.bands.Band(age.valid ? std::optional<int64_t>(age.i) : std::nullopt));
+      in.gender = static_cast<uint8_t>(
+          GenderCode(row.values[s.gender_idx].valid ? row.values[s.gender_idx].s : ""));
+    }
+    w->masker->Apply(&row);
+    if (aggregate && has_location) {
+      const Value& person = row.values[s.person_idx];
+      in.person = std::hash<std::string_view>{}(person.valid ? std::string_view(person.s)
+                                                             : std::string_view());
+      w->inputs.push_back(in);
+      w->input_row.push_back(static_cast<int>(nrows));
+    }
+    w->row_message.push_back(static_cast<int>(mi));
+    ++nrows;
+  }
+  std::vector<uint8_t> row_late(nrows, 0);
+  if (aggregate && !w->inputs.empty()) {
+    w->late.assign(w->inputs.size(), 0);
+    aggregator_->Add(w->inputs, w->late);
+    for (size_t k = 0; k < w->inputs.size(); ++k) {
+      if (!w->late[k]) continue;
+      row_late[w->input_row[k]] = 1;
+      const bus::Message& m = *messages[w->row_message[w->input_row[k]]];
+      reject(m, {ErrorCategory::kLateEvent, "$." + config_.aggregate.time_column,
+                 "the window starting " + Rfc3339(aggregator_->WindowStart(w->inputs[k].time_us)) +
+                     " was already emitted (watermark " + Rfc3339(aggregator_->watermark()) + ")"});
+      ++result.late;
+    }
+  }
+  // Curated rows, grouped by event day.
+  const auto& sources = w->masker->output_sources();
+  const auto& out_cols = w->masker->output_columns();
+  std::map<std::string, std::vector<uint32_t>> days;
+  for (size_t r = 0; r < nrows; ++r) {
+    if (row_late[r]) continue;
+    const FlatRow& row = w->rows[r];
+    size_t c = 0;
+    for (; c < sources.size(); ++c)
+      AppendValue(row.values[sources[c]], out_cols[c].type, w->out->column(c));
+    if (w->masker->records_key_id()) w->out->column(c++)->AppendString(w->masker->key_id());
+    w->out->column(c++)->AppendInt64(static_cast<int64_t>(row.seq));
+    w->out->column(c++)->AppendInt64(row.arrival_us);
+    w->out->CommitRow();
+    int64_t t =
+        s.time_idx >= 0 && row.values[s.time_idx].valid ? row.values[s.time_idx].i : row.arrival_us;
+    days[DayPrefix(t)].push_back(static_cast<uint32_t>(w->out->rows() - 1));
+    ++result.accepted;
+  }
+  s.accepted->Inc(result.accepted);
+  if (config_.write_events) {
+    for (const auto& [day, rows] : days) {
+      const int64_t* seq = w->out->column(w->out->column_count() - 2)->int64_data();
+      std::string key = config_.events_location + day + config_.name + "-" +
+                        std::to_string(seq[rows.front()]) + "-" + std::to_string(seq[rows.back()]) +
+                        ".parquet";
+      INLET_RETURN_IF_ERROR(WriteParquet(w->writer.get(), *w->out, rows, s.staging, lake_, key));
+      s.files->Inc();
+    }
+  }
+  // Errors: stored per category and arrival day, notified per the config.
+  std::map<std::string, std::vector<uint32_t>> error_files;
+  std::vector<bus::OutgoingEvent> notes;
+  for (const auto& [row, cat] : rejected) {
+    auto it = config_.error_actions.find(cat);
+    ErrorAction action = it == config_.error_actions.end() ? ErrorAction{} : it->second;
+    const int64_t arrival = w->errors->column(5)->int64_data()[row];
+    if (action.store) {
+      error_files[config_.errors_location + ErrorCategoryName(cat) + "/" + DayPrefix(arrival)]
+          .push_back(static_cast<uint32_t>(row));
+    }
+    if (action.notify && errors_topic_) {
+      bus::OutgoingEvent ev;
+      ev.payload = "{\"category\":";
+      AppendJsonString(ErrorCategoryName(cat), &ev.payload);
+      ev.payload += ",\"path\":";
+      AppendJsonString(w->errors->column(2)->StringAt(row), &ev.payload);
+      ev.payload += ",\"message\":";
+      AppendJsonString(w->errors->column(3)->StringAt(row), &ev.payload);
+      ev.payload += ",\"seq\":" + std::to_string(w->errors->column(4)->int64_data()[row]);
+      ev.payload += ",\"arrival_time\":\"" + Rfc3339(arrival) + "\",\"processor\":";
+      AppendJsonString(config_.name, &ev.payload);
+      ev.payload += "}";
+      ev.attributes = std::string("{\"category\":{\"DataType\":\"String\",\"StringValue\":\"") +
+                      ErrorCategoryName(cat) +
+                      "\"},\"processor\":{\"DataType\":\"String\",\"StringValue\":";
+      AppendJsonString(config_.name, &ev.attributes);
+      ev.attributes += "}}";
+      notes.push_back(std::move(ev));
+    }
+  }
+  for (const auto& [prefix, rows] : error_files) {
+    const int64_t* seq = w->errors->column(4)->int64_data();
+    std::string key = prefix + config_.name + "-" + std::to_string(seq[rows.front()]) + "-" +
+                      std::to_string(seq[rows.back()]) + ".parquet";
+    INLET_RETURN_IF_ERROR(WriteParquet(w->writer.get(), *w->errors, rows, s.staging, lake_, key));
+    s.files->Inc();
+  }
+  if (!notes.empty()) {
+    auto r = errors_topic_->Publish(std::move(notes));
+    if (!r.ok()) {
+      s.notify_failures->Inc();
+      return Status(r.status().code(), "publishing error notifications: " + r.status().message());
+    }
+  }
+  return result;
+}
+
+Result<size_t> EventProcessor::EmitReady(bool all) {
+  if (!aggregator_) return size_t{0};
+  std::lock_guard lock(emit_mu_);
+  const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::vector<EmittedWindow> windows = aggregator_->TakeReady(all, now);
+  Shared& s = *shared_;
+  const int64_t window_us = config_.aggregate.window.count() * 1000;
+  const auto& pois = poi_index_->pois();
+  // Windows closed together are written together, one file per day, named
+  // by the first and last window start it holds.
+  std::map<std::string, std::vector<const EmittedWindow*>> by_day;
+  for (const EmittedWindow& w : windows) {
+    if (!w.rows.empty()) by_day[DayPrefix(w.start_us)].push_back(&w);
+    if (w.forced) {
+      spdlog::warn(
+          "processor {}: window {} closed early: more than {} open windows (max_open_windows)",
+          config_.name, Rfc3339(w.start_us), config_.aggregate.max_open_windows);
+    }
+  }
+  for (const auto& [day, list] : by_day) {
+    schema::ColumnBatch batch(&s.presence_schema);
+    for (const EmittedWindow* w : list) {
+      for (const PresenceRow& r : w->rows) {
+        const Poi& poi = pois[r.poi];
+        batch.column(0)->AppendInt64(w->start_us);
+        batch.column(1)->AppendInt64(w->start_us + window_us);
+        batch.column(2)->AppendString(poi.id);
+        batch.column(3)->AppendString(poi.name);
+        batch.column(4)->AppendString(poi.category);
+        batch.column(5)->AppendString(s.bands.labels()[r.band]);
+        batch.column(6)->AppendString(GenderLabel(r.gender));
+        batch.column(7)->AppendInt64(static_cast<int64_t>(r.persons));
+        batch.column(8)->AppendInt64(static_cast<int64_t>(r.events));
+        batch.CommitRow();
+      }
+    }
+    std::vector<uint32_t> rows(batch.rows());
+    for (uint32_t i = 0; i < rows.size(); ++i) rows[i] = i;
+    std::string key = config_.aggregate.location + day + config_.name + "-" +
+                      CompactTime(list.front()->start_us) + "-" +
+                      CompactTime(list.back()->start_us) + ".parquet";
+    INLET_RETURN_IF_ERROR(WriteParquet(s.emit_writer.get(), batch, rows, s.staging, lake_, key));
+    s.windows->Inc(list.size());
+    s.files->Inc();
+  }
+  return windows.size();
+}
+
+}  // namespace inlet::process

@@ -1,0 +1,95 @@
+// Masker: the mask stage, operators in the spirit of Presidio's anonymizer
+// applied to the flat columns of an event: keyed pseudonym (HMAC-SHA256),
+// hash, redact, replace, partial mask, age generalisation, time truncation,
+// IP truncation, location coarsening, drop, and RE2 detection of PII in free
+// text. Create resolves the rules against the flat columns and computes the
+// curated column types. One Masker per worker thread (it caches pseudonyms).
+#pragma once
+
+#include <re2/re2.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "process/flat_row.h"
+#include "process/process_config.h"
+
+namespace inlet::process {
+
+inline constexpr double kEarthRadiusMeters =
+    6371008.8;  // mean radius (IUGG), also used by the oracle
+
+// Operators as functions, for tests and for the Masker.
+std::string HmacSha256Hex(std::string_view key, std::string_view value, size_t hex_chars = 32);
+std::string Sha256Hex(std::string_view value);
+// Keeps the first `first` and last `last` characters (UTF-8 code points), '*'
+// for the others; a value of at most first+last characters is masked whole.
+std::string PartialMask(std::string_view value, uint32_t first, uint32_t last);
+// "192.168.7.9" -> "192.168.7.0" (/24); IPv6 /48; nullopt when not an address.
+std::optional<std::string> TruncateIp(std::string_view ip, uint32_t v4_prefix, uint32_t v6_prefix);
+// Microseconds truncated to "second", "minute", "hour" or "day".
+int64_t TruncateTime(int64_t micros, std::string_view unit);
+// The centre of the grid cell of about `grid_m` metres holding (lat, lon).
+void CoarsenLocation(double grid_m, double* lat, double* lon);
+bool LuhnValid(std::string_view digits);
+bool IbanValid(std::string_view iban);
+
+// Finds e-mail addresses, IBANs, card numbers (Luhn-checked) and phone
+// numbers in free text and replaces each with <EMAIL>, <IBAN>, <CARD>, <PHONE>.
+class PiiDetector {
+ public:
+  PiiDetector();
+  // Returns the number of replacements made in *text.
+  int Redact(std::string* text) const;
+
+ private:
+  RE2 email_, iban_, card_, phone_;
+};
+
+// Reads the pseudonym key from a file (bytes, trailing newline trimmed) or an
+// environment variable.
+Result<std::string> LoadPseudonymKey(const MaskingConfig& config);
+
+class Masker {
+ public:
+  // `key` is the pseudonym key bytes ("" when no rule needs it).
+  static Result<std::unique_ptr<Masker>> Create(const MaskingConfig& config,
+                                                const std::vector<FlatColumn>& flat_columns,
+                                                const std::vector<int>& age_bands, std::string key);
+
+  // The curated columns after masking (dropped columns removed, types
+  // changed by the operators), then `_key_id` when a pseudonym is used.
+  const std::vector<FlatColumn>& output_columns() const { return output_columns_; }
+  // For each output column (except `_key_id`), its index in the flat row.
+  const std::vector<int>& output_sources() const { return output_sources_; }
+  bool records_key_id() const { return records_key_id_; }
+  const std::string& key_id() const { return key_id_; }
+
+  // Applies every rule, in order, to *row (flat column indexes).
+  void Apply(FlatRow* row);
+
+ private:
+  struct Rule {
+    MaskRule rule;
+    int column = -1;
+    int lon_column = -1;
+    FlatType input_type = FlatType::kString;
+  };
+  Masker() = default;
+  const std::string& Pseudonym(const std::string& value);
+
+  std::vector<Rule> rules_;
+  std::vector<FlatColumn> output_columns_;
+  std::vector<int> output_sources_;
+  bool records_key_id_ = false;
+  std::string key_id_;
+  std::string key_;
+  AgeBands bands_{{}};
+  std::unique_ptr<PiiDetector> pii_;
+  std::unordered_map<std::string, std::string> pseudonyms_;  // bounded cache
+};
+
+}  // namespace inlet::process

@@ -1,0 +1,251 @@
+#include "process/poi_index.h"
+
+#include <s2/s1chord_angle.h>
+#include <s2/s2cap.h>
+#include <s2/s2cell_id.h>
+#include <s2/s2latlng.h>
+#include <s2/s2region_coverer.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <numbers>
+#include <set>
+#include <sstream>
+
+#include "process/masker.h"
+
+namespace inlet::process {
+namespace {
+
+constexpr int kMaxCoveringCells = 8;
+constexpr int kMaxCoveringLevel = 22;  // ~2 m cells: finer gives no gain
+
+// One CSV line split into fields ("" quoting, "" inside quotes).
+std::vector<std::string> SplitCsvLine(std::string_view line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        out.back().push_back('"'), ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        out.back().push_back(c);
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else if (c != '\r') {
+      out.back().push_back(c);
+    }
+  }
+  return out;
+}
+
+bool ParseDouble(std::string_view s, double* out) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty() && std::isfinite(*out);
+}
+
+Status CheckPoi(const Poi& p, const std::string& where) {
+  if (p.id.empty()) return Status::InvalidArgument(where + ": id is empty");
+  if (!(p.lat >= -90 && p.lat <= 90))
+    return Status::InvalidArgument(where + ": lat must be in [-90, 90]");
+  if (!(p.lon >= -180 && p.lon <= 180))
+    return Status::InvalidArgument(where + ": lon must be in [-180, 180]");
+  if (!(p.radius_m > 0 && p.radius_m <= kMaxPoiRadiusMeters)) {
+    return Status::InvalidArgument(where + ": radius_m must be in (0, 100000]");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+double HaversineMeters(double lat1, double lon1, double lat2, double lon2) {
+  constexpr double kRad = std::numbers::pi / 180.0;
+  double dlat = (lat2 - lat1) * kRad, dlon = (lon2 - lon1) * kRad;
+  double a = std::sin(dlat / 2) * std::sin(dlat / 2) + std::cos(lat1 * kRad) *
+                                                           std::cos(lat2 * kRad) *
+                                                           std::sin(dlon / 2) * std::sin(dlon / 2);
+  return 2 * kEarthRadiusMeters * std::asin(std::min(1.0, std::sqrt(a)));
+}
+
+Result<std::vector<Poi>> ParsePoiCsv(std::string_view text, double default_radius_m) {
+  std::vector<Poi> pois;
+  std::vector<std::string> header;
+  int col_id = -1, col_name = -1, col_lat = -1, col_lon = -1, col_radius = -1, col_category = -1;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    ++line_no;
+    if (line.empty() || line == "\r" || line.front() == '#') continue;
+    auto fields = SplitCsvLine(line);
+    if (header.empty()) {
+      header = fields;
+      for (size_t i = 0; i < header.size(); ++i) {
+        std::string h = header[i];
+        for (auto& c : h) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+        int idx = static_cast<int>(i);
+        if (h == "id")
+          col_id = idx;
+        else if (h == "name")
+          col_name = idx;
+        else if (h == "lat" || h == "latitude")
+          col_lat = idx;
+        else if (h == "lon" || h == "lng" || h == "longitude")
+          col_lon = idx;
+        else if (h == "radius_m" || h == "radius")
+          col_radius = idx;
+        else if (h == "category")
+          col_category = idx;
+      }
+      if (col_id < 0 || col_lat < 0 || col_lon < 0) {
+        return Status::InvalidArgument(
+            "POI CSV: the header needs id, lat and lon (and may have name, radius_m, category)");
+      }
+      continue;
+    }
+    const std::string where = "POI CSV line " + std::to_string(line_no);
+    auto field = [&](int i) -> std::string {
+      return i >= 0 && i < static_cast<int>(fields.size()) ? fields[i] : "";
+    };
+    Poi p;
+    p.id = field(col_id);
+    p.name = field(col_name);
+    p.category = field(col_category);
+    if (!ParseDouble(field(col_lat), &p.lat) || !ParseDouble(field(col_lon), &p.lon)) {
+      return Status::InvalidArgument(where + ": lat and lon must be numbers");
+    }
+    std::string r = field(col_radius);
+    p.radius_m = default_radius_m;
+    if (!r.empty() && !ParseDouble(r, &p.radius_m))
+      return Status::InvalidArgument(where + ": radius_m must be a number");
+    INLET_RETURN_IF_ERROR(CheckPoi(p, where));
+    pois.push_back(std::move(p));
+    if (pois.size() > kMaxPois) return Status::InvalidArgument("POI CSV: more than 2000000 POIs");
+  }
+  return pois;
+}
+
+Result<std::vector<Poi>> ParsePoiGeoJson(std::string_view text, double default_radius_m) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) {
+    return Status::InvalidArgument("POI GeoJSON: not valid JSON");
+  }
+  simdjson::dom::array features;
+  if (root["features"].get_array().get(features) != simdjson::SUCCESS) {
+    return Status::InvalidArgument("POI GeoJSON: expected a FeatureCollection with features");
+  }
+  std::vector<Poi> pois;
+  size_t index = 0;
+  for (simdjson::dom::element f : features) {
+    const std::string where = "POI GeoJSON feature " + std::to_string(index++);
+    std::string_view type;
+    simdjson::dom::array coords;
+    if (f["geometry"]["type"].get_string().get(type) != simdjson::SUCCESS || type != "Point" ||
+        f["geometry"]["coordinates"].get_array().get(coords) != simdjson::SUCCESS ||
+        coords.size() < 2) {
+      continue;  // only points are POIs; other geometries are skipped
+    }
+    Poi p;
+    if (coords.at(0).get_double().get(p.lon) != simdjson::SUCCESS ||
+        coords.at(1).get_double().get(p.lat) != simdjson::SUCCESS) {
+      return Status::InvalidArgument(where + ": coordinates must be numbers");
+    }
+    simdjson::dom::object props;
+    if (f["properties"].get_object().get(props) != simdjson::SUCCESS) props = {};
+    auto text_of = [&](simdjson::dom::element e) -> std::string {
+      std::string_view s;
+      if (e.get_string().get(s) == simdjson::SUCCESS) return std::string(s);
+      if (e.is_number()) return simdjson::minify(e);
+      return "";
+    };
+    simdjson::dom::element e;
+    if (props["id"].get(e) == simdjson::SUCCESS) p.id = text_of(e);
+    if (p.id.empty() && f["id"].get(e) == simdjson::SUCCESS) p.id = text_of(e);
+    if (p.id.empty()) p.id = "feature-" + std::to_string(index - 1);
+    if (props["name"].get(e) == simdjson::SUCCESS) p.name = text_of(e);
+    if (props["category"].get(e) == simdjson::SUCCESS) p.category = text_of(e);
+    p.radius_m = default_radius_m;
+    if (props["radius_m"].get(e) == simdjson::SUCCESS &&
+        e.get_double().get(p.radius_m) != simdjson::SUCCESS) {
+      return Status::InvalidArgument(where + ": radius_m must be a number");
+    }
+    INLET_RETURN_IF_ERROR(CheckPoi(p, where));
+    pois.push_back(std::move(p));
+  }
+  return pois;
+}
+
+Result<std::vector<Poi>> LoadPois(const std::filesystem::path& path, double default_radius_m) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read POI file " + path.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string ext = path.extension().string();
+  Result<std::vector<Poi>> r = (ext == ".geojson" || ext == ".json")
+                                   ? ParsePoiGeoJson(ss.str(), default_radius_m)
+                                   : ParsePoiCsv(ss.str(), default_radius_m);
+  if (!r.ok()) return Status::InvalidArgument(path.string() + ": " + r.status().message());
+  if (r->empty()) return Status::InvalidArgument(path.string() + ": no POI");
+  std::set<std::string> ids;
+  for (const auto& p : *r) {
+    if (!ids.insert(p.id).second)
+      return Status::InvalidArgument(path.string() + ": POI id '" + p.id + "' appears twice");
+  }
+  return r;
+}
+
+PoiIndex::~PoiIndex() = default;
+
+Result<std::unique_ptr<PoiIndex>> PoiIndex::Build(std::vector<Poi> pois) {
+  auto index = std::unique_ptr<PoiIndex>(new PoiIndex());
+  S2RegionCoverer::Options options;
+  options.set_max_cells(kMaxCoveringCells);
+  options.set_max_level(kMaxCoveringLevel);
+  S2RegionCoverer coverer(options);
+  std::set<int> levels;
+  std::vector<S2CellId> covering;
+  for (size_t i = 0; i < pois.size(); ++i) {
+    const Poi& p = pois[i];
+    S2Point centre = S2LatLng::FromDegrees(p.lat, p.lon).Normalized().ToPoint();
+    S1ChordAngle radius(S1Angle::Radians(p.radius_m / kEarthRadiusMeters));
+    S2Cap cap(centre, radius);
+    covering.clear();
+    coverer.GetCovering(cap, &covering);
+    for (S2CellId id : covering) {
+      index->cells_[id.id()].push_back(static_cast<uint32_t>(i));
+      levels.insert(id.level());
+    }
+    index->caps_.push_back({centre.x(), centre.y(), centre.z(), radius.length2()});
+  }
+  index->levels_.assign(levels.begin(), levels.end());
+  index->pois_ = std::move(pois);
+  return index;
+}
+
+void PoiIndex::Find(double lat, double lon, std::vector<uint32_t>* out) const {
+  S2Point point = S2LatLng::FromDegrees(lat, lon).Normalized().ToPoint();
+  S2CellId leaf(point);
+  for (int level : levels_) {
+    auto it = cells_.find(leaf.parent(level).id());
+    if (it == cells_.end()) continue;
+    for (uint32_t i : it->second) {
+      const Cap& c = caps_[i];
+      double dx = point.x() - c.x, dy = point.y() - c.y, dz = point.z() - c.z;
+      if (dx * dx + dy * dy + dz * dz <= c.max_chord2) out->push_back(i);
+    }
+  }
+}
+
+}  // namespace inlet::process

@@ -1,0 +1,63 @@
+// Points of interest and their S2 index. LoadPois reads a CSV (header with
+// id, name, lat, lon, radius_m, category) or a GeoJSON FeatureCollection of
+// Points; PoiIndex covers each POI's spherical cap (centre, radius) with S2
+// cells and answers "which POIs hold this point" exactly (great-circle
+// distance at most the radius, on a sphere of kEarthRadiusMeters).
+// Immutable after Build; Find is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+
+namespace inlet::process {
+
+struct Poi {
+  std::string id;
+  std::string name;
+  double lat = 0;
+  double lon = 0;
+  double radius_m = 0;
+  std::string category;
+};
+
+// Limits of a POI file.
+inline constexpr size_t kMaxPois = 2'000'000;
+inline constexpr double kMaxPoiRadiusMeters = 100'000;
+
+// `default_radius_m` applies to rows without a radius. Errors name the line or feature.
+Result<std::vector<Poi>> LoadPois(const std::filesystem::path& path, double default_radius_m);
+Result<std::vector<Poi>> ParsePoiCsv(std::string_view text, double default_radius_m);
+Result<std::vector<Poi>> ParsePoiGeoJson(std::string_view text, double default_radius_m);
+
+// Great-circle distance in metres (haversine), the oracle's formula.
+double HaversineMeters(double lat1, double lon1, double lat2, double lon2);
+
+class PoiIndex {
+ public:
+  static Result<std::unique_ptr<PoiIndex>> Build(std::vector<Poi> pois);
+  ~PoiIndex();
+
+  const std::vector<Poi>& pois() const { return pois_; }
+  // Appends to *out the indexes of the POIs whose circle holds (lat, lon).
+  void Find(double lat, double lon, std::vector<uint32_t>* out) const;
+  size_t cell_count() const { return cells_.size(); }
+
+ private:
+  PoiIndex() = default;
+  struct Cap {
+    double x, y, z;     // unit vector of the centre
+    double max_chord2;  // squared chord length of the radius
+  };
+  std::vector<Poi> pois_;
+  std::vector<Cap> caps_;
+  std::vector<int> levels_;  // cell levels used by the coverings
+  std::unordered_map<uint64_t, std::vector<uint32_t>> cells_;
+};
+
+}  // namespace inlet::process

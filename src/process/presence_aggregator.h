@@ -1,0 +1,117 @@
+// PresenceAggregator: the aggregate stage (poi_presence). For each
+// event-time tumbling window, POI, age band and gender it counts distinct
+// persons (by a 64-bit hash of their pseudonym) and events. Windows close
+// when the watermark (highest event time seen minus the allowed lateness)
+// passes their end; events for a closed window are reported late. State is
+// sharded by person so that workers add in parallel and counts add up
+// exactly. Thread-safe: Add from any worker, TakeReady from one emitter.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "process/poi_index.h"
+#include "process/process_config.h"
+
+namespace inlet::process {
+
+// Gender codes of the aggregate: index into GenderLabel.
+enum class Gender : uint8_t { kUnknown = 0, kFemale = 1, kMale = 2 };
+const char* GenderLabel(int code);
+int GenderCode(std::string_view normalized);  // "female" -> 1
+
+struct PresenceInput {
+  int64_t time_us = 0;
+  double lat = 0;
+  double lon = 0;
+  uint8_t band = 0;    // AgeBands index (0: unknown)
+  uint8_t gender = 0;  // Gender
+  uint64_t person = 0;
+};
+
+struct PresenceRow {
+  int64_t window_start_us = 0;
+  uint32_t poi = 0;  // index into PoiIndex::pois()
+  uint8_t band = 0;
+  uint8_t gender = 0;
+  uint64_t persons = 0;
+  uint64_t events = 0;
+  auto operator<=>(const PresenceRow&) const = default;
+};
+
+struct EmittedWindow {
+  int64_t start_us = 0;
+  std::vector<PresenceRow> rows;  // sorted by poi, band, gender
+  bool forced = false;            // closed early by max_open_windows
+};
+
+struct AggregatorStats {
+  uint64_t open_windows = 0;
+  uint64_t late_events = 0;
+  uint64_t persons_overflow = 0;  // person entries not tracked because of max_persons_per_window
+  uint64_t forced_windows = 0;
+};
+
+class PresenceAggregator {
+ public:
+  // `index` must outlive the aggregator.
+  PresenceAggregator(const PoiIndex* index, const AggregateConfig& config, int shards = 16);
+
+  int64_t WindowStart(int64_t time_us) const;
+
+  // Adds events; sets late[i] for those whose window was already emitted
+  // (they are not counted). REQUIRES: late.size() == inputs.size().
+  void Add(std::span<const PresenceInput> inputs, std::span<uint8_t> late);
+
+  // Closes windows: those ending at or before the watermark, the oldest ones
+  // beyond max_open_windows, and every window when `all` is set (shutdown of
+  // a bounded input, tests) or when no event arrived for idle_close before
+  // `now_us` (wall clock). Windows come out in time order.
+  std::vector<EmittedWindow> TakeReady(bool all, int64_t now_us);
+
+  // Highest event time seen minus the allowed lateness (INT64_MIN before any event).
+  int64_t watermark() const;
+  // Every window starting before this was emitted.
+  int64_t emitted_until() const { return emitted_until_.load(); }
+  AggregatorStats Stats() const;
+
+ private:
+  struct Cell {
+    uint64_t events = 0;
+    std::unordered_set<uint64_t> persons;
+  };
+  struct Window {
+    std::unordered_map<uint64_t, Cell> cells;  // key: poi << 16 | band << 8 | gender
+    uint64_t person_entries = 0;
+  };
+  struct Shard {
+    std::mutex mu;
+    std::map<int64_t, Window> windows;
+  };
+  static uint64_t Key(uint32_t poi, uint8_t band, uint8_t gender) {
+    return static_cast<uint64_t>(poi) << 16 | static_cast<uint64_t>(band) << 8 | gender;
+  }
+
+  const PoiIndex* index_;
+  AggregateConfig config_;
+  int64_t window_us_;
+  int64_t lateness_us_;
+  uint64_t persons_per_shard_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::shared_mutex emit_mu_;  // shared: Add; exclusive: TakeReady
+  std::mutex open_mu_;
+  std::map<int64_t, bool> open_;  // window starts with state
+  std::atomic<int64_t> max_event_time_{INT64_MIN};
+  std::atomic<int64_t> emitted_until_{INT64_MIN};
+  std::atomic<int64_t> last_event_wall_us_{0};
+  std::atomic<uint64_t> late_{0}, overflow_{0}, forced_{0};
+};
+
+}  // namespace inlet::process
