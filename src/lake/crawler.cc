@@ -455,8 +455,9 @@ Result<CrawlReport> Crawler::Crawl(const CrawlOptions& options) {
   }
   for (auto& [path, p] : partitions) {
     if (options.recrawl == RecrawlPolicy::kNewFoldersOnly && known_paths.count(path)) {
+      const std::string& key = path;  // clang: lambdas cannot capture structured bindings
       auto it =
-          std::find_if(known.begin(), known.end(), [&](const auto& k) { return k.path == path; });
+          std::find_if(known.begin(), known.end(), [&key](const auto& k) { return k.path == key; });
       p.rows = it->rows;
     }
     stored.push_back(p);

@@ -87,6 +87,28 @@ delivery_streams:
     buffer_interval: 1s
     idle_flush: 1s
     time_field: ts
+processors:
+  presence:
+    subscription: processing
+    table: raw.events
+    mapping:
+      event_id: $.event_id
+      user_id: $.user_id
+      ts: $.ts
+      lat: $.lat
+      lon: $.lon
+      age: {path: $.age, derive: age}
+      gender: {path: $.gender, derive: gender}
+    masking:
+      key_file: ${path.join(tmp, 'pseudonym.key')}
+      create_key: true
+      rules:
+        - {column: user_id, op: pseudonym}
+    aggregate:
+      poi_file: ${path.join(tmp, 'pois.csv')}
+      window: 1m
+      allowed_lateness: 1s
+      idle_close: 2s
 `;
 }
 
@@ -137,6 +159,9 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'inlet-browser-'));
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  // Two points of interest: one covers every published location, one none.
+  fs.writeFileSync(path.join(tmp, 'pois.csv'),
+      'id,name,lat,lon,radius_m,category\nherald,Herald Square,40.7503,-73.9898,200,plaza\nfar,Far Away,40.60,-73.80,50,park\n');
   fs.writeFileSync(path.join(tmp, 'inlet.yaml'), config());
   const log = fs.openSync(path.join(ARTIFACTS, 'inlet.log'), 'w');
   inlet = spawn(INLET, ['run', path.join(tmp, 'inlet.yaml')], {stdio: ['ignore', log, log]});
@@ -360,7 +385,13 @@ test('Presence charts show the numbers of curated.poi_presence, and a filter cha
     await page.close();
     return;
   }
-  const probe = await http('POST', '/v1/query', {body: JSON.stringify({sql: 'SELECT count(*) FROM curated.poi_presence', max_rows: 1})});
+  // The processor closes the windows 2 s after the last event (idle_close).
+  let probe;
+  for (let i = 0; i < 40; i++) {
+    probe = await http('POST', '/v1/query', {body: JSON.stringify({sql: 'SELECT count(*) FROM curated.poi_presence', max_rows: 1})});
+    if (probe.status === 200 && Number(probe.json.rows[0][0]) > 0) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   if (probe.status !== 200 || Number(probe.json.rows[0][0]) === 0) {
     t.skip('curated.poi_presence has no rows here (no processor in this test configuration yet): ' + probe.text.slice(0, 200));
     await page.close();
