@@ -157,6 +157,7 @@ struct EventProcessor::Shared {
   Counter* windows = nullptr;
   Counter* files = nullptr;
   Counter* notify_failures = nullptr;
+  Counter* duplicates = nullptr;
   Counter dummy;
 };
 
@@ -264,6 +265,8 @@ Result<std::unique_ptr<EventProcessor>> EventProcessor::Create(const ProcessorCo
     s.files = &metrics->GetCounter("inlet_process_files_written_total", "Parquet files written", l);
     s.notify_failures = &metrics->GetCounter("inlet_process_notify_failures_total",
                                              "Error notifications that could not be published", l);
+    s.duplicates = &metrics->GetCounter("inlet_process_duplicates_skipped_total",
+                                        "Redelivered messages already committed, skipped", l);
     EventProcessor* raw = p.get();
     metrics->AddCollector([raw, l](const MetricsRegistry::Emit& emit) {
       if (!raw->aggregator_) return;
@@ -279,8 +282,9 @@ Result<std::unique_ptr<EventProcessor>> EventProcessor::Create(const ProcessorCo
   } else {
     s.accepted = &s.dummy;
     for (auto& c : s.rejected) c = &s.dummy;
-    s.windows = s.files = s.notify_failures = &s.dummy;
+    s.windows = s.files = s.notify_failures = s.duplicates = &s.dummy;
   }
+  INLET_RETURN_IF_ERROR(p->Recover());
   return p;
 }
 
@@ -304,10 +308,11 @@ Result<EventProcessor::WorkerPtr> EventProcessor::NewWorker() {
 
 namespace {
 
-// Writes rows of `batch` as one Parquet file and commits it under `key`.
-Status WriteParquet(delivery::ParquetWriter* writer, const schema::ColumnBatch& batch,
+// Writes rows of `batch` as one Parquet file in `staging`, to be committed
+// under `key`.
+Status StageParquet(delivery::ParquetWriter* writer, const schema::ColumnBatch& batch,
                     std::span<const uint32_t> rows, const std::filesystem::path& staging,
-                    storage::ObjectStore* lake, const std::string& key) {
+                    std::string key, std::vector<std::pair<std::string, std::string>>* out) {
   std::vector<delivery::WriteColumn> cols;
   for (size_t i = 0; i < batch.column_count(); ++i) {
     cols.push_back({batch.schema().columns[i].name, batch.column(i), false});
@@ -321,14 +326,58 @@ Status WriteParquet(delivery::ParquetWriter* writer, const schema::ColumnBatch& 
     std::filesystem::remove(staged, ec);
     return size.status();
   }
-  return lake->PutFile(key, staged);
+  out->emplace_back(std::move(key), staged.string());
+  return Status::Ok();
 }
+
+constexpr size_t kMaxProcessedRanges = 4096;
 
 }  // namespace
 
 Result<BatchResult> EventProcessor::ProcessBatch(Worker* w,
                                                  std::span<const bus::Message* const> messages) {
+  std::lock_guard lock(commit_mu_);
+  // Redelivered messages whose outputs are committed are skipped (and acked
+  // by the caller); so is a seq seen twice in one batch.
+  std::vector<const bus::Message*> fresh;
+  std::vector<uint64_t> seqs;
+  SeqSet seen;
+  uint64_t duplicates = 0;
+  for (const bus::Message* m : messages) {
+    if (state_.processed.Contains(m->seq) || seen.Contains(m->seq)) {
+      ++duplicates;
+      continue;
+    }
+    seen.Insert(m->seq);
+    fresh.push_back(m);
+    seqs.push_back(m->seq);
+  }
+  shared_->duplicates->Inc(duplicates);
+  if (fresh.empty()) {
+    BatchResult r;
+    r.duplicates = duplicates;
+    return r;
+  }
+  std::vector<PendingFile> files;
+  auto r = RunStages(w, fresh, &files);
+  Status st = r.ok() ? Commit(&files, seqs) : r.status();
+  if (!st.ok()) {
+    Rollback(&files, state_.commit + 1);
+    return st;
+  }
+  r->duplicates = duplicates;
+  return r;
+}
+
+Result<BatchResult> EventProcessor::RunStages(Worker* w,
+                                              std::span<const bus::Message* const> messages,
+                                              std::vector<PendingFile>* files) {
   Shared& s = *shared_;
+  std::vector<std::pair<std::string, std::string>> staged;
+  auto flush_staged = [&] {
+    for (auto& [key, path] : staged) files->push_back({std::move(key), std::move(path)});
+    staged.clear();
+  };
   BatchResult result;
   w->in->Truncate(0);
   w->out->Truncate(0);
@@ -432,8 +481,9 @@ Result<BatchResult> EventProcessor::ProcessBatch(Worker* w,
       std::string key = config_.events_location + day + config_.name + "-" +
                         std::to_string(seq[rows.front()]) + "-" + std::to_string(seq[rows.back()]) +
                         ".parquet";
-      INLET_RETURN_IF_ERROR(WriteParquet(w->writer.get(), *w->out, rows, s.staging, lake_, key));
-      s.files->Inc();
+      Status st = StageParquet(w->writer.get(), *w->out, rows, s.staging, key, &staged);
+      flush_staged();
+      INLET_RETURN_IF_ERROR(st);
     }
   }
   // Errors: stored per category and arrival day, notified per the config.
@@ -471,9 +521,12 @@ Result<BatchResult> EventProcessor::ProcessBatch(Worker* w,
     const int64_t* seq = w->errors->column(4)->int64_data();
     std::string key = prefix + config_.name + "-" + std::to_string(seq[rows.front()]) + "-" +
                       std::to_string(seq[rows.back()]) + ".parquet";
-    INLET_RETURN_IF_ERROR(WriteParquet(w->writer.get(), *w->errors, rows, s.staging, lake_, key));
-    s.files->Inc();
+    Status st = StageParquet(w->writer.get(), *w->errors, rows, s.staging, key, &staged);
+    flush_staged();
+    INLET_RETURN_IF_ERROR(st);
   }
+  // Notifications are published before the commit: at-least-once (a crash
+  // before the commit publishes them again on redelivery).
   if (!notes.empty()) {
     auto r = errors_topic_->Publish(std::move(notes));
     if (!r.ok()) {
@@ -486,12 +539,16 @@ Result<BatchResult> EventProcessor::ProcessBatch(Worker* w,
 
 Result<size_t> EventProcessor::EmitReady(bool all) {
   if (!aggregator_) return size_t{0};
-  std::lock_guard lock(emit_mu_);
+  std::lock_guard lock(commit_mu_);
   const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   std::vector<EmittedWindow> windows = aggregator_->TakeReady(all, now);
+  if (windows.empty()) return size_t{0};
   Shared& s = *shared_;
+  std::vector<PendingFile> files;
+  std::vector<std::pair<std::string, std::string>> staged;
+  Status st = Status::Ok();
   const int64_t window_us = config_.aggregate.window.count() * 1000;
   const auto& pois = poi_index_->pois();
   // Windows closed together are written together, one file per day, named
@@ -506,6 +563,7 @@ Result<size_t> EventProcessor::EmitReady(bool all) {
     }
   }
   for (const auto& [day, list] : by_day) {
+    if (!st.ok()) break;
     schema::ColumnBatch batch(&s.presence_schema);
     for (const EmittedWindow* w : list) {
       for (const PresenceRow& r : w->rows) {
@@ -527,11 +585,142 @@ Result<size_t> EventProcessor::EmitReady(bool all) {
     std::string key = config_.aggregate.location + day + config_.name + "-" +
                       CompactTime(list.front()->start_us) + "-" +
                       CompactTime(list.back()->start_us) + ".parquet";
-    INLET_RETURN_IF_ERROR(WriteParquet(s.emit_writer.get(), batch, rows, s.staging, lake_, key));
-    s.windows->Inc(list.size());
+    st = StageParquet(s.emit_writer.get(), batch, rows, s.staging, key, &staged);
+    for (auto& [k, path] : staged) files.push_back({std::move(k), std::move(path)});
+    staged.clear();
+  }
+  if (st.ok()) st = Commit(&files, {});
+  if (!st.ok()) {
+    Rollback(&files, state_.commit + 1);  // the windows are open again
+    return st;
+  }
+  size_t written = 0;
+  for (const EmittedWindow& w : windows) written += !w.rows.empty();
+  s.windows->Inc(written);
+  return windows.size();
+}
+
+uint64_t EventProcessor::committed() const {
+  std::lock_guard lock(commit_mu_);
+  return state_.commit;
+}
+
+// One commit: the intent (what will be written), the files, the window
+// snapshot, then the state, whose atomic replacement is the commit point.
+Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const uint64_t> seqs) {
+  Shared& s = *shared_;
+  ProcessorState next = state_;
+  next.commit = state_.commit + 1;
+  for (uint64_t seq : seqs) next.processed.Insert(seq);
+  if (uint64_t merged = next.processed.Compact(kMaxProcessedRanges)) {
+    spdlog::warn("processor {}: {} unseen sequence ids below the oldest gaps are treated as "
+                 "processed (more than {} gaps)",
+                 config_.name, merged, kMaxProcessedRanges);
+  }
+  std::string snapshot;
+  ProcessorIntent intent;
+  intent.commit = next.commit;
+  for (const PendingFile& f : *files) intent.keys.push_back(f.key);
+  if (aggregator_) {
+    snapshot = aggregator_->Snapshot();
+    next.snapshot = ProcessorSnapshotKey(config_.name, next.commit);
+    intent.keys.push_back(next.snapshot);
+  }
+  INLET_RETURN_IF_ERROR(
+      lake_->PutBytes(ProcessorIntentKey(config_.name), EncodeProcessorIntent(config_.name, intent)));
+  for (PendingFile& f : *files) {
+    std::string staged = std::move(f.staged);
+    f.staged.clear();
+    INLET_RETURN_IF_ERROR(lake_->PutFile(f.key, staged));
     s.files->Inc();
   }
-  return windows.size();
+  if (aggregator_) INLET_RETURN_IF_ERROR(lake_->PutBytes(next.snapshot, snapshot));
+  Status st = lake_->PutBytes(ProcessorStateKey(config_.name), EncodeProcessorState(config_.name, next));
+  if (!st.ok()) {
+    // The outcome is uncertain only if the object was replaced anyway.
+    auto back = lake_->Get(ProcessorStateKey(config_.name));
+    auto decoded = back.ok() ? DecodeProcessorState(*back) : Result<ProcessorState>(back.status());
+    if (!decoded.ok() || decoded->commit != next.commit) return st;
+  }
+  if (!state_.snapshot.empty() && state_.snapshot != next.snapshot) {
+    Status del = lake_->Delete(state_.snapshot);
+    if (!del.ok()) spdlog::warn("processor {}: {}", config_.name, del.ToString());
+  }
+  state_ = std::move(next);
+  committed_snapshot_ = std::move(snapshot);
+  return Status::Ok();
+}
+
+// Undoes an unfinished commit: deletes its staged files and the objects it
+// may have written, and restores the windows of the last commit.
+void EventProcessor::Rollback(std::vector<PendingFile>* files, uint64_t commit) {
+  for (const PendingFile& f : *files) {
+    std::error_code ec;
+    if (!f.staged.empty()) std::filesystem::remove(f.staged, ec);
+    Status st = lake_->Delete(f.key);
+    if (!st.ok()) spdlog::warn("processor {}: rollback: {}", config_.name, st.ToString());
+  }
+  files->clear();
+  if (aggregator_) {
+    (void)lake_->Delete(ProcessorSnapshotKey(config_.name, commit));
+    Status st = aggregator_->Restore(committed_snapshot_);
+    if (!st.ok()) spdlog::error("processor {}: rollback: {}", config_.name, st.ToString());
+  }
+}
+
+Status EventProcessor::Recover() {
+  const std::string state_key = ProcessorStateKey(config_.name);
+  auto text = lake_->Get(state_key);
+  if (text.ok()) {
+    auto st = DecodeProcessorState(*text);
+    if (!st.ok()) return Status(st.status().code(), state_key + ": " + st.status().message());
+    state_ = std::move(*st);
+    if (aggregator_ && !state_.snapshot.empty()) {
+      auto snap = lake_->Get(state_.snapshot);
+      if (!snap.ok()) return Status(snap.status().code(), state_.snapshot + ": " + snap.status().message());
+      Status r = aggregator_->Restore(*snap);
+      if (!r.ok()) return Status(r.code(), state_.snapshot + ": " + r.message());
+    }
+  } else if (text.status().code() != StatusCode::kNotFound) {
+    return text.status();
+  }
+  if (aggregator_) committed_snapshot_ = aggregator_->Snapshot();
+  // An intent newer than the state is a commit that never happened: delete
+  // whatever it wrote; its messages were not acked and come again.
+  const std::string intent_key = ProcessorIntentKey(config_.name);
+  auto intent_text = lake_->Get(intent_key);
+  if (intent_text.ok()) {
+    auto intent = DecodeProcessorIntent(*intent_text);
+    if (!intent.ok()) return Status(intent.status().code(), intent_key + ": " + intent.status().message());
+    if (intent->commit > state_.commit) {
+      for (const std::string& key : intent->keys) INLET_RETURN_IF_ERROR(lake_->Delete(key));
+      spdlog::info("processor {}: rolled back unfinished commit {} ({} objects)", config_.name,
+                   intent->commit, intent->keys.size());
+    }
+    INLET_RETURN_IF_ERROR(lake_->Delete(intent_key));
+  } else if (intent_text.status().code() != StatusCode::kNotFound) {
+    return intent_text.status();
+  }
+  // Snapshots left by a crash between a commit and the deletion of the
+  // previous snapshot.
+  const std::string prefix = "_state/processor-" + config_.name + "-";
+  auto listed = lake_->List(prefix);
+  if (listed.ok()) {
+    for (const auto& obj : *listed) {
+      std::string_view rest = std::string_view(obj.key).substr(prefix.size());
+      const size_t dot = rest.find(".windows");
+      if (dot == std::string_view::npos || dot == 0 || dot + 8 != rest.size() ||
+          rest.substr(0, dot).find_first_not_of("0123456789") != std::string_view::npos)
+        continue;
+      if (obj.key != state_.snapshot) (void)lake_->Delete(obj.key);
+    }
+  }
+  if (state_.commit > 0) {
+    spdlog::info("processor {}: recovered commit {} ({} processed ranges, {} open windows)",
+                 config_.name, state_.commit, state_.processed.ranges().size(),
+                 aggregator_ ? aggregator_->Stats().open_windows : 0);
+  }
+  return Status::Ok();
 }
 
 }  // namespace inlet::process

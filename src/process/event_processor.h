@@ -2,8 +2,12 @@
 // flatten -> mask -> aggregate) and its outputs to the lake: curated/events
 // (validated, flattened, masked rows), errors/<category>/ (rejected input
 // with reason) and curated/poi_presence (closed windows). Shared state (POI
-// index, aggregator) lives here; per-thread state in a Worker. ProcessBatch
-// is thread-safe given one Worker per thread; EmitReady serialises itself.
+// index, aggregator) lives here; per-thread state in a Worker. Outputs are
+// exactly-once: every batch and every window emission is one commit (files,
+// window snapshot, then `_state/processor-<name>.json`), commits are
+// serialised by one lock, and messages already committed are skipped (see
+// docs/processing.md). ProcessBatch is thread-safe given one Worker per
+// thread; EmitReady too.
 #pragma once
 
 #include <memory>
@@ -16,6 +20,7 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "process/presence_aggregator.h"
+#include "process/processor_state.h"
 #include "process/process_config.h"
 #include "schema/table_schema.h"
 #include "storage/object_store.h"
@@ -30,6 +35,7 @@ struct BatchResult {
   uint64_t accepted = 0;
   uint64_t rejected = 0;
   uint64_t late = 0;
+  uint64_t duplicates = 0;  // already committed (redelivered): skipped, to be acked
 };
 
 class EventProcessor {
@@ -41,7 +47,9 @@ class EventProcessor {
   using WorkerPtr = std::unique_ptr<Worker, WorkerDeleter>;
 
   // `table`, `lake`, `errors_topic` (null: no notifications) and `metrics`
-  // (may be null) must outlive the processor. Loads the POIs and the key.
+  // (may be null) must outlive the processor. Loads the POIs and the key,
+  // then recovers the committed state from the lake: restores the open
+  // windows and rolls back (deletes) the objects of an unfinished commit.
   static Result<std::unique_ptr<EventProcessor>> Create(const ProcessorConfig& config,
                                                         const schema::TableSchema& table,
                                                         storage::ObjectStore* lake,
@@ -51,22 +59,35 @@ class EventProcessor {
 
   Result<WorkerPtr> NewWorker();
 
-  // Runs the stages over `messages` and writes their curated rows and errors
-  // (durably) before returning OK; the caller acks afterwards.
+  // Runs the stages over the messages not yet committed and commits their
+  // curated rows, errors and window state (durably) before returning OK; the
+  // caller acks every message afterwards. On error nothing is committed (the
+  // commit's objects are deleted, the windows restored): nack the batch.
   Result<BatchResult> ProcessBatch(Worker* worker, std::span<const bus::Message* const> messages);
 
   // Writes every closed window to curated/poi_presence (all open windows
-  // when `all`). Returns the number of windows written.
+  // when `all`) as one commit. Returns the number of windows closed.
   Result<size_t> EmitReady(bool all);
 
   const ProcessorConfig& config() const { return config_; }
   const schema::TableSchema& events_schema() const { return *events_schema_; }
   const PresenceAggregator* aggregator() const { return aggregator_.get(); }
   const PoiIndex* poi_index() const { return poi_index_.get(); }
+  // Number of the last commit (0: none yet).
+  uint64_t committed() const;
 
  private:
   struct Shared;
+  struct PendingFile {
+    std::string key;
+    std::string staged;  // local file, moved into the lake by the commit
+  };
   EventProcessor() = default;
+  Status Recover();
+  Result<BatchResult> RunStages(Worker* worker, std::span<const bus::Message* const> messages,
+                                std::vector<PendingFile>* files);
+  Status Commit(std::vector<PendingFile>* files, std::span<const uint64_t> seqs);
+  void Rollback(std::vector<PendingFile>* files, uint64_t commit);
 
   ProcessorConfig config_;
   const schema::TableSchema* table_ = nullptr;
@@ -77,7 +98,9 @@ class EventProcessor {
   std::unique_ptr<PoiIndex> poi_index_;
   std::unique_ptr<PresenceAggregator> aggregator_;
   std::unique_ptr<Shared> shared_;
-  std::mutex emit_mu_;
+  mutable std::mutex commit_mu_;  // one commit at a time, in the order of the lock
+  ProcessorState state_;          // last committed
+  std::string committed_snapshot_;  // aggregator snapshot of state_
 };
 
 }  // namespace inlet::process

@@ -164,6 +164,137 @@ std::vector<EmittedWindow> PresenceAggregator::TakeReady(bool all, int64_t now_u
   return out;
 }
 
+namespace {
+
+constexpr std::string_view kSnapshotMagic = "INLETPA1";
+
+void PutU64(uint64_t v, std::string* out) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 8);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  bool U64(uint64_t* v) {
+    if (s_.size() - pos_ < 8) return false;
+    *v = 0;
+    for (int i = 0; i < 8; ++i)
+      *v |= static_cast<uint64_t>(static_cast<unsigned char>(s_[pos_ + i])) << (8 * i);
+    pos_ += 8;
+    return true;
+  }
+  bool I64(int64_t* v) {
+    uint64_t u;
+    if (!U64(&u)) return false;
+    *v = static_cast<int64_t>(u);
+    return true;
+  }
+  // A count that cannot exceed what is left (each element is >= 8 bytes).
+  bool Count(uint64_t* v) { return U64(v) && *v <= (s_.size() - pos_) / 8 + 1; }
+  bool done() const { return pos_ == s_.size(); }
+
+ private:
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string PresenceAggregator::Snapshot() const {
+  std::string out(kSnapshotMagic);
+  PutU64(static_cast<uint64_t>(max_event_time_.load()), &out);
+  PutU64(static_cast<uint64_t>(emitted_until_.load()), &out);
+  PutU64(late_.load(), &out);
+  PutU64(overflow_.load(), &out);
+  PutU64(forced_.load(), &out);
+  {
+    std::lock_guard lock(const_cast<std::mutex&>(open_mu_));
+    PutU64(open_.size(), &out);
+    for (const auto& [w, unused] : open_) PutU64(static_cast<uint64_t>(w), &out);
+  }
+  PutU64(shards_.size(), &out);
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mu);
+    PutU64(shard->windows.size(), &out);
+    for (const auto& [start, window] : shard->windows) {
+      PutU64(static_cast<uint64_t>(start), &out);
+      PutU64(window.person_entries, &out);
+      PutU64(window.cells.size(), &out);
+      for (const auto& [key, cell] : window.cells) {
+        PutU64(key, &out);
+        PutU64(cell.events, &out);
+        PutU64(cell.persons.size(), &out);
+        for (uint64_t p : cell.persons) PutU64(p, &out);
+      }
+    }
+  }
+  return out;
+}
+
+Status PresenceAggregator::Restore(std::string_view snapshot) {
+  const Status corrupt = Status::InvalidArgument("corrupt window snapshot");
+  if (snapshot.substr(0, kSnapshotMagic.size()) != kSnapshotMagic) return corrupt;
+  Reader r(snapshot.substr(kSnapshotMagic.size()));
+  int64_t max_time, emitted;
+  uint64_t late, overflow, forced, n_open, n_shards;
+  if (!r.I64(&max_time) || !r.I64(&emitted) || !r.U64(&late) || !r.U64(&overflow) ||
+      !r.U64(&forced) || !r.Count(&n_open))
+    return corrupt;
+  std::map<int64_t, bool> open;
+  for (uint64_t i = 0; i < n_open; ++i) {
+    int64_t w;
+    if (!r.I64(&w)) return corrupt;
+    open[w] = true;
+  }
+  if (!r.U64(&n_shards)) return corrupt;
+  if (n_shards != shards_.size()) {
+    return Status::InvalidArgument("window snapshot has " + std::to_string(n_shards) +
+                                   " shards, expected " + std::to_string(shards_.size()));
+  }
+  std::vector<std::map<int64_t, Window>> shard_windows(n_shards);
+  for (auto& windows : shard_windows) {
+    uint64_t n_windows;
+    if (!r.Count(&n_windows)) return corrupt;
+    for (uint64_t i = 0; i < n_windows; ++i) {
+      int64_t start;
+      uint64_t n_cells;
+      Window window;
+      if (!r.I64(&start) || !r.U64(&window.person_entries) || !r.Count(&n_cells)) return corrupt;
+      for (uint64_t c = 0; c < n_cells; ++c) {
+        uint64_t key, n_persons;
+        Cell cell;
+        if (!r.U64(&key) || !r.U64(&cell.events) || !r.Count(&n_persons)) return corrupt;
+        cell.persons.reserve(n_persons);
+        for (uint64_t k = 0; k < n_persons; ++k) {
+          uint64_t p;
+          if (!r.U64(&p)) return corrupt;
+          cell.persons.insert(p);
+        }
+        window.cells.emplace(key, std::move(cell));
+      }
+      windows.emplace(start, std::move(window));
+    }
+  }
+  if (!r.done()) return corrupt;
+  std::unique_lock emit_lock(emit_mu_);
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    std::lock_guard lock(shards_[i]->mu);
+    shards_[i]->windows = std::move(shard_windows[i]);
+  }
+  {
+    std::lock_guard lock(open_mu_);
+    open_ = std::move(open);
+  }
+  max_event_time_.store(max_time);
+  emitted_until_.store(emitted);
+  late_.store(late);
+  overflow_.store(overflow);
+  forced_.store(forced);
+  return Status::Ok();
+}
+
 AggregatorStats PresenceAggregator::Stats() const {
   AggregatorStats s;
   {

@@ -13,10 +13,13 @@
 #include <mutex>
 #include <shared_mutex>
 #include <span>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "common/status.h"
 #include "process/poi_index.h"
 #include "process/process_config.h"
 
@@ -81,6 +84,13 @@ class PresenceAggregator {
   // Every window starting before this was emitted.
   int64_t emitted_until() const { return emitted_until_.load(); }
   AggregatorStats Stats() const;
+
+  // The whole window state (open windows with their distinct persons and
+  // counts, watermark, emitted floor) as bytes, for the processor's
+  // checkpoint; Restore replaces the state with a snapshot. Call both while no
+  // Add or TakeReady runs (the processor's commit lock).
+  std::string Snapshot() const;
+  Status Restore(std::string_view snapshot);
 
  private:
   struct Cell {
