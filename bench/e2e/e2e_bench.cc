@@ -22,6 +22,7 @@
 
 #include "http/http_client.h"
 #include "loadgen/load_generator.h"
+#include "support/inlet_server.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -71,18 +72,8 @@ Run RunPipeline(const std::string& config_text, const fs::path& dir, double seco
   cfg = std::regex_replace(cfg, std::regex("data_dir: [^\\n]*"), "data_dir: " + (dir / "data").string());
   fs::create_directories(dir);
   std::ofstream(dir / "inlet.yaml") << cfg;
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (FILE* log = std::freopen((dir / "inlet.log").c_str(), "w", stdout)) dup2(fileno(log), 2);
-    execl(INLET_BINARY, INLET_BINARY, "run", (dir / "inlet.yaml").c_str(), nullptr);
-    _exit(127);
-  }
-  for (int i = 0; i < 200; ++i) {
-    inlet::http::HttpClient probe("127.0.0.1", static_cast<uint16_t>(port));
-    auto r = probe.Request("GET", "/healthz");
-    if (r.ok() && r->status == 200) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  inlet::bench::InletServer server(INLET_BINARY, dir / "inlet.yaml", dir / "inlet.log", port);
+  const pid_t pid = server.pid();
   Run run;
   run.lake = dir / "data" / "lake";
   std::atomic<bool> done{false};
@@ -117,8 +108,6 @@ Run RunPipeline(const std::string& config_text, const fs::path& dir, double seco
   run.cpu_s = Sample(pid).cpu_s;
   done = true;
   sampler.join();
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
   return run;
 }
 

@@ -14,11 +14,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "http/http_client.h"
 #include "loadgen/load_generator.h"
+#include "support/inlet_server.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -65,20 +67,7 @@ int main(int argc, char** argv) {
         << "storage:\n  data_dir: " << (dir / "data").string() << "\n"
         << "topics:\n  events: {retention: 0s}\nsubscriptions:\n  s: {topic: events}\n";
   }
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl(INLET_BINARY, INLET_BINARY, "run", (dir / "inlet.yaml").c_str(), nullptr);
-    _exit(127);
-  }
-  for (int i = 0; i < 200; ++i) {
-    inlet::http::HttpClient probe("127.0.0.1", static_cast<uint16_t>(port));
-    auto r = probe.Request("GET", "/healthz");
-    if (r.ok() && r->status == 200) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  auto server = std::make_unique<inlet::bench::InletServer>(INLET_BINARY, dir / "inlet.yaml", dir / "inlet.log", port);
 
   const std::string tmpl = inlet::loadgen::DefaultTemplate();
   std::printf("inlet ingest benchmark: %.0f s per run, events of ~%zu bytes, loopback, load generator on the same "
@@ -117,8 +106,7 @@ int main(int argc, char** argv) {
   Bench("single_requests_per_s", single.events_per_second(), "requests/s", "disk_floor_1_per_fsync", floor_single);
   Bench("single_p99_ack_ms_at_half_load", single_half.p99_ms, "ms", "target_10ms", 10);
 
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  server.reset();
   fs::remove_all(dir);
   return batch.events_acked > 0 && single.events_acked > 0 ? 0 : 1;
 }
