@@ -874,8 +874,9 @@ static Status RunChecked(QueryEngine::Impl* impl, std::atomic<uint32_t>* running
   out->columns.clear();
   for (idx_t i = 0; i < ncols; ++i) {
     duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(prep.p, i);
-    const char* name = duckdb_prepared_statement_column_name(prep.p, i);
+    const char* name = duckdb_prepared_statement_column_name(prep.p, i);  // caller frees
     out->columns.push_back({name ? name : "", DuckTypeName(t)});
+    duckdb_free(const_cast<char*>(name));
     duckdb_type id = duckdb_get_type_id(t);
     duckdb_destroy_logical_type(&t);
     Projection p = Projection::kText;
