@@ -49,7 +49,7 @@ test: build test-asan
 	ctest --test-dir $(BUILD) -LE bench -j $(JOBS) --output-on-failure
 
 demo: build
-	DEMO_SECONDS=$(DEMO_SECONDS) ./$(BUILD)/inlet demo examples/inlet.yaml
+	DEMO_SECONDS=$(DEMO_SECONDS) ./$(BUILD)/inlet demo --fresh examples/inlet.yaml
 
 bench: build
 	scripts/run-benchmarks $(BUILD)

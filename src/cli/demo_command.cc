@@ -27,6 +27,7 @@ struct DemoOptions {
   double time_scale = 10;
   std::string pois;
   std::string key = "inlet-local-dev-key";
+  bool fresh = false;
 };
 
 // Waits up to `ms` for SIGINT/SIGTERM (blocked by main); true when one came.
@@ -62,6 +63,17 @@ int RunDemo(const DemoOptions& o) {
     return 1;
   }
   const std::string lake = config->storage.lake_dir.string();
+  if (o.fresh) {
+    // Simulated time runs ahead of the clock, so a second run would send
+    // events older than the windows the first one closed: start empty.
+    std::error_code ec;
+    for (const auto& dir : {config->storage.log_dir, config->storage.lake_dir}) {
+      if (fs::exists(dir)) {
+        std::printf("inlet demo --fresh: removing %s\n", dir.c_str());
+        fs::remove_all(dir, ec);
+      }
+    }
+  }
   Pipeline pipeline(std::move(config).value());
   Status st = pipeline.Start();
   if (!st.ok()) {
@@ -194,6 +206,7 @@ void AddDemoCommand(CLI::App& app, int& exit_code) {
   demo->add_option("--time-scale", o->time_scale, "Simulated seconds per real second")->capture_default_str();
   demo->add_option("--pois", o->pois, "CSV of points of interest (default: poi/nyc-landmarks.csv beside the config)");
   demo->add_option("--key", o->key, "API key the simulator publishes with")->capture_default_str();
+  demo->add_flag("--fresh", o->fresh, "Remove the configuration's log and lake folders first (make demo does)");
   demo->callback([o, &exit_code] { exit_code = RunDemo(*o); });
 }
 

@@ -613,9 +613,10 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
   next.commit = state_.commit + 1;
   for (uint64_t seq : seqs) next.processed.Insert(seq);
   if (uint64_t merged = next.processed.Compact(kMaxProcessedRanges)) {
-    spdlog::warn("processor {}: {} unseen sequence ids below the oldest gaps are treated as "
-                 "processed (more than {} gaps)",
-                 config_.name, merged, kMaxProcessedRanges);
+    spdlog::warn(
+        "processor {}: {} unseen sequence ids below the oldest gaps are treated as "
+        "processed (more than {} gaps)",
+        config_.name, merged, kMaxProcessedRanges);
   }
   std::string snapshot;
   ProcessorIntent intent;
@@ -626,8 +627,8 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
     next.snapshot = ProcessorSnapshotKey(config_.name, next.commit);
     intent.keys.push_back(next.snapshot);
   }
-  INLET_RETURN_IF_ERROR(
-      lake_->PutBytes(ProcessorIntentKey(config_.name), EncodeProcessorIntent(config_.name, intent)));
+  INLET_RETURN_IF_ERROR(lake_->PutBytes(ProcessorIntentKey(config_.name),
+                                        EncodeProcessorIntent(config_.name, intent)));
   for (PendingFile& f : *files) {
     std::string staged = std::move(f.staged);
     f.staged.clear();
@@ -635,7 +636,8 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
     s.files->Inc();
   }
   if (aggregator_) INLET_RETURN_IF_ERROR(lake_->PutBytes(next.snapshot, snapshot));
-  Status st = lake_->PutBytes(ProcessorStateKey(config_.name), EncodeProcessorState(config_.name, next));
+  Status st =
+      lake_->PutBytes(ProcessorStateKey(config_.name), EncodeProcessorState(config_.name, next));
   if (!st.ok()) {
     // The outcome is uncertain only if the object was replaced anyway.
     auto back = lake_->Get(ProcessorStateKey(config_.name));
@@ -677,7 +679,8 @@ Status EventProcessor::Recover() {
     state_ = std::move(*st);
     if (aggregator_ && !state_.snapshot.empty()) {
       auto snap = lake_->Get(state_.snapshot);
-      if (!snap.ok()) return Status(snap.status().code(), state_.snapshot + ": " + snap.status().message());
+      if (!snap.ok())
+        return Status(snap.status().code(), state_.snapshot + ": " + snap.status().message());
       Status r = aggregator_->Restore(*snap);
       if (!r.ok()) return Status(r.code(), state_.snapshot + ": " + r.message());
     }
@@ -691,7 +694,8 @@ Status EventProcessor::Recover() {
   auto intent_text = lake_->Get(intent_key);
   if (intent_text.ok()) {
     auto intent = DecodeProcessorIntent(*intent_text);
-    if (!intent.ok()) return Status(intent.status().code(), intent_key + ": " + intent.status().message());
+    if (!intent.ok())
+      return Status(intent.status().code(), intent_key + ": " + intent.status().message());
     if (intent->commit > state_.commit) {
       for (const std::string& key : intent->keys) INLET_RETURN_IF_ERROR(lake_->Delete(key));
       spdlog::info("processor {}: rolled back unfinished commit {} ({} objects)", config_.name,

@@ -20,8 +20,8 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "process/presence_aggregator.h"
-#include "process/processor_state.h"
 #include "process/process_config.h"
+#include "process/processor_state.h"
 #include "schema/table_schema.h"
 #include "storage/object_store.h"
 
@@ -98,8 +98,8 @@ class EventProcessor {
   std::unique_ptr<PoiIndex> poi_index_;
   std::unique_ptr<PresenceAggregator> aggregator_;
   std::unique_ptr<Shared> shared_;
-  mutable std::mutex commit_mu_;  // one commit at a time, in the order of the lock
-  ProcessorState state_;          // last committed
+  mutable std::mutex commit_mu_;    // one commit at a time, in the order of the lock
+  ProcessorState state_;            // last committed
   std::string committed_snapshot_;  // aggregator snapshot of state_
 };
 
