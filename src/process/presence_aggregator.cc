@@ -286,6 +286,8 @@ Status PresenceAggregator::Restore(std::string_view snapshot) {
   {
     std::lock_guard lock(open_mu_);
     open_ = std::move(open);
+    // idle_close counts from the restore for restored windows.
+    last_event_wall_us_.store(open_.empty() ? 0 : WallMicros());
   }
   max_event_time_.store(max_time);
   emitted_until_.store(emitted);

@@ -1,0 +1,171 @@
+// A processor in a child process is killed with SIGKILL 20 times while it
+// works through a backlog on a real EmbeddedBus and local lake; a clean run
+// finishes it. DuckDB then checks the lake: every event exactly once in
+// curated/events (or errors/late_event), one row per window, and window
+// counts equal to the curated events of the window.
+#include <duckdb.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include "bus/embedded_bus.h"
+#include "process/event_processor.h"
+#include "process/processing_service.h"
+#include "storage/local_object_store.h"
+#include "support/test_support.h"
+
+namespace inlet::process {
+namespace {
+
+using inlet::testing::TempDir;
+using inlet::testing::WriteFile;
+
+int64_t Query(duckdb_connection con, const std::string& sql) {
+  duckdb_result res;
+  if (duckdb_query(con, sql.c_str(), &res) != DuckDBSuccess) {
+    ADD_FAILURE() << sql << ": " << duckdb_result_error(&res);
+    duckdb_destroy_result(&res);
+    return -1;
+  }
+  int64_t v = duckdb_value_int64(&res, 0, 0);
+  duckdb_destroy_result(&res);
+  return v;
+}
+
+TEST(KillRestartTest, OutputsAreExactlyOnceAfter20Kills) {
+  TempDir dir;
+  WriteFile(dir.path() / "pois.csv",
+            "id,name,lat,lon,radius_m,category\np1,One,40.0,-74.0,500,x\n");
+  WriteFile(dir.path() / "key", "kill-restart-test-key-0123456789");
+  bus::EmbeddedBusConfig bc;
+  bc.log_dir = dir.path() / "log";
+  bc.topics = {{.name = "events"}};
+  bc.subscriptions = {{.name = "processing", .topic = "events"}};
+  schema::TableSchema t;
+  t.database = "raw", t.name = "events";
+  t.columns.push_back({.name = "event_id", .type = *schema::ParseType("string"), .required = true});
+  t.columns.push_back({.name = "user_id", .type = *schema::ParseType("string"), .required = true});
+  t.columns.push_back({.name = "ts", .type = *schema::ParseType("timestamp"), .required = true});
+  t.columns.push_back({.name = "lat", .type = *schema::ParseType("double"), .required = true});
+  t.columns.push_back({.name = "lon", .type = *schema::ParseType("double"), .required = true});
+  t.columns.push_back({.name = "age", .type = *schema::ParseType("int")});
+  t.columns.push_back({.name = "gender", .type = *schema::ParseType("string")});
+  std::map<std::string, schema::TableSchema> tables = {{"raw.events", t}};
+  ProcessorConfig pc;
+  pc.name = "presence";
+  pc.subscription = "processing";
+  pc.table = "raw.events";
+  pc.mapping = {{"event_id", "$.event_id"},
+                {"user_id", "$.user_id"},
+                {"ts", "$.ts"},
+                {"lat", "$.lat"},
+                {"lon", "$.lon"},
+                {"age", "$.age", Derive::kAge},
+                {"gender", "$.gender", Derive::kGender}};
+  pc.masking.key_file = (dir.path() / "key").string();
+  MaskRule r;
+  r.column = "user_id", r.op = MaskOp::kPseudonym;
+  pc.masking.rules = {r};
+  pc.aggregate.enabled = true;
+  pc.aggregate.poi_file = (dir.path() / "pois.csv").string();
+  pc.aggregate.window = std::chrono::seconds(10);
+  pc.aggregate.allowed_lateness = std::chrono::seconds(5);
+  pc.aggregate.idle_close = std::chrono::milliseconds(0);
+  pc.autoscale.min_workers = 2;
+  pc.autoscale.max_workers = 2;
+  pc.fetch_max_messages = 200;
+  pc.fetch_wait = std::chrono::milliseconds(20);
+  ProcessConfig config{{pc}};
+
+  // 60 000 events over 600 s of event time (60 windows), 40 users, in the log first.
+  constexpr int kEvents = 60'000;
+  {
+    auto bus = bus::EmbeddedBus::Open(bc);
+    ASSERT_TRUE(bus.ok());
+    std::vector<bus::OutgoingEvent> events;
+    for (int i = 0; i < kEvents; ++i) {
+      events.push_back(
+          {.payload = "{\"event_id\":\"e" + std::to_string(i) + "\",\"user_id\":\"u" +
+                      std::to_string(i % 40) +
+                      "\",\"ts\":" + std::to_string(1'717'200'000 + i / 100) +
+                      ",\"lat\":40.0,\"lon\":-74.0,\"age\":" + std::to_string(20 + i % 50) + "}"});
+    }
+    ASSERT_TRUE((*bus)->FindTopic("events")->Publish(std::move(events)).ok());
+    (*bus)->Close();
+  }
+  auto run = [&](bool clean) {
+    auto bus = bus::EmbeddedBus::Open(bc);
+    if (!bus.ok()) _exit(3);
+    auto lake = storage::LocalObjectStore::Open(dir.path() / "lake");
+    auto service = ProcessingService::Create(config, tables, bus->get(), lake->get(), nullptr);
+    if (!service.ok() || !(*service)->Start().ok()) _exit(4);
+    if (!clean) {
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while ((*bus)->FindSubscription("processing")->Stats().backlog > 0 &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ((*bus)->FindSubscription("processing")->Stats().backlog, 0u);
+    (*service)->Stop();
+    EXPECT_TRUE((*service)->processor("presence")->EmitReady(true).ok());
+    (*bus)->Close();
+  };
+  std::mt19937 rng(99);
+  for (int round = 0; round < 20; ++round) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) run(false);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 400));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "round " << round << " exited with " << status;
+  }
+  run(true);
+
+  duckdb_database db;
+  duckdb_connection con;
+  ASSERT_EQ(duckdb_open(nullptr, &db), DuckDBSuccess);
+  ASSERT_EQ(duckdb_connect(db, &con), DuckDBSuccess);
+  const std::string lake = (dir.path() / "lake").string();
+  const std::string events = "read_parquet('" + lake + "/curated/events/**/*.parquet')";
+  const std::string presence = "read_parquet('" + lake + "/curated/poi_presence/**/*.parquet')";
+  const bool has_late = std::filesystem::exists(dir.path() / "lake" / "errors" / "late_event");
+  const std::string late =
+      has_late ? "(SELECT json_extract_string(payload, '$.event_id') event_id FROM read_parquet('" +
+                     lake + "/errors/late_event/**/*.parquet'))"
+               : "(SELECT 'x' event_id WHERE false)";
+  EXPECT_EQ(Query(con, "SELECT count(*) - count(DISTINCT event_id) FROM " + events), 0)
+      << "duplicate rows";
+  EXPECT_EQ(Query(con, "SELECT count(*) FROM (SELECT event_id FROM " + events +
+                           " UNION ALL SELECT event_id FROM " + late + ")"),
+            kEvents);
+  EXPECT_EQ(Query(con, "SELECT count(DISTINCT event_id) FROM (SELECT event_id FROM " + events +
+                           " UNION ALL SELECT event_id FROM " + late + ")"),
+            kEvents);
+  EXPECT_EQ(Query(con, "SELECT count(*) FROM (SELECT window_start, poi_id, age_band, gender FROM " +
+                           presence + " GROUP BY ALL HAVING count(*) > 1)"),
+            0)
+      << "duplicate window rows";
+  EXPECT_EQ(Query(con, "WITH p AS (SELECT window_start w, sum(events) e FROM " + presence +
+                           " GROUP BY 1), c AS (SELECT time_bucket(INTERVAL 10 seconds, ts) w, "
+                           "count(*) e FROM " +
+                           events +
+                           " GROUP BY 1) SELECT count(*) FROM p FULL OUTER JOIN c USING (w) "
+                           "WHERE p.e IS DISTINCT FROM c.e"),
+            0)
+      << "window counts differ from curated events";
+  EXPECT_EQ(Query(con, "SELECT count(DISTINCT window_start) FROM " + presence), 60);
+  std::printf("late events: %lld\n",
+              static_cast<long long>(Query(con, "SELECT count(*) FROM " + late)));
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+}
+
+}  // namespace
+}  // namespace inlet::process
