@@ -115,6 +115,8 @@ schema::TableSchema PoiPresenceSchema() {
                                                         {"poi_id", "string"},
                                                         {"poi_name", "string"},
                                                         {"poi_category", "string"},
+                                                        {"lat", "double"},
+                                                        {"lon", "double"},
                                                         {"age_band", "string"},
                                                         {"gender", "string"},
                                                         {"persons", "bigint"},
@@ -573,10 +575,12 @@ Result<size_t> EventProcessor::EmitReady(bool all) {
         batch.column(2)->AppendString(poi.id);
         batch.column(3)->AppendString(poi.name);
         batch.column(4)->AppendString(poi.category);
-        batch.column(5)->AppendString(s.bands.labels()[r.band]);
-        batch.column(6)->AppendString(GenderLabel(r.gender));
-        batch.column(7)->AppendInt64(static_cast<int64_t>(r.persons));
-        batch.column(8)->AppendInt64(static_cast<int64_t>(r.events));
+        batch.column(5)->AppendDouble(poi.lat);  // the POI's centre, for maps
+        batch.column(6)->AppendDouble(poi.lon);
+        batch.column(7)->AppendString(s.bands.labels()[r.band]);
+        batch.column(8)->AppendString(GenderLabel(r.gender));
+        batch.column(9)->AppendInt64(static_cast<int64_t>(r.persons));
+        batch.column(10)->AppendInt64(static_cast<int64_t>(r.events));
         batch.CommitRow();
       }
     }
