@@ -27,10 +27,14 @@
 namespace {
 namespace fs = std::filesystem;
 
-void Bench(const char* metric, double value, const char* unit, const char* baseline_metric, double baseline) {
-  std::printf("BENCH {\"bench\":\"e2e\",\"metric\":\"%s\",\"value\":%.3f,\"unit\":\"%s\",\"baseline_metric\":\"%s\","
-              "\"baseline\":%.3f,\"ratio\":%.3f}\n",
-              metric, value, unit, baseline_metric, baseline, baseline > 0 ? value / baseline : 0);
+void Bench(const char* metric, double value, const char* unit, const char* baseline_metric,
+           double baseline) {
+  std::printf(
+      "BENCH "
+      "{\"bench\":\"e2e\",\"metric\":\"%s\",\"value\":%.3f,\"unit\":\"%s\",\"baseline_metric\":\"%"
+      "s\","
+      "\"baseline\":%.3f,\"ratio\":%.3f}\n",
+      metric, value, unit, baseline_metric, baseline, baseline > 0 ? value / baseline : 0);
 }
 
 struct ProcSample {
@@ -65,11 +69,13 @@ struct Run {
 };
 
 // Starts inlet on `config` (rewritten for a port and data dir), loads it.
-Run RunPipeline(const std::string& config_text, const fs::path& dir, double seconds, bool wait_for_lake) {
+Run RunPipeline(const std::string& config_text, const fs::path& dir, double seconds,
+                bool wait_for_lake) {
   const int port = 21000 + getpid() % 20000;
   std::string cfg = std::regex_replace(config_text, std::regex("listen: [^\\n]*"),
                                        "listen: 127.0.0.1:" + std::to_string(port));
-  cfg = std::regex_replace(cfg, std::regex("data_dir: [^\\n]*"), "data_dir: " + (dir / "data").string());
+  cfg = std::regex_replace(cfg, std::regex("data_dir: [^\\n]*"),
+                           "data_dir: " + (dir / "data").string());
   fs::create_directories(dir);
   std::ofstream(dir / "inlet.yaml") << cfg;
   inlet::bench::InletServer server(INLET_BINARY, dir / "inlet.yaml", dir / "inlet.log", port);
@@ -123,15 +129,19 @@ std::pair<double, double> LakeLatency(const fs::path& lake) {
   for (auto& e : fs::recursive_directory_iterator(lake / "raw")) {
     if (e.path().extension() != ".parquet") continue;
     auto t = fs::last_write_time(e.path());
-    double secs = std::chrono::duration<double>(std::chrono::file_clock::to_sys(t).time_since_epoch()).count();
-    files += std::string(any ? "," : "") + "('" + e.path().string() + "'," + std::to_string(secs) + ")";
+    double secs =
+        std::chrono::duration<double>(std::chrono::file_clock::to_sys(t).time_since_epoch())
+            .count();
+    files +=
+        std::string(any ? "," : "") + "('" + e.path().string() + "'," + std::to_string(secs) + ")";
     any = true;
   }
   std::pair<double, double> out{0, 0};
   if (any && duckdb_query(con, files.c_str(), nullptr) == DuckDBSuccess) {
-    const std::string q = "SELECT quantile_cont(f.mtime - epoch(r._arrival_time), 0.5), "
-                          "quantile_cont(f.mtime - epoch(r._arrival_time), 0.99) FROM read_parquet('" +
-                          (lake / "raw").string() + "/**/*.parquet', filename=true) r JOIN f USING (filename)";
+    const std::string q =
+        "SELECT quantile_cont(f.mtime - epoch(r._arrival_time), 0.5), "
+        "quantile_cont(f.mtime - epoch(r._arrival_time), 0.99) FROM read_parquet('" +
+        (lake / "raw").string() + "/**/*.parquet', filename=true) r JOIN f USING (filename)";
     if (duckdb_query(con, q.c_str(), &res) == DuckDBSuccess) {
       out = {duckdb_value_double(&res, 0, 0), duckdb_value_double(&res, 1, 0)};
     } else {
@@ -156,7 +166,8 @@ int main(int argc, char** argv) {
   std::ifstream in(config_path);
   std::string config((std::istreambuf_iterator<char>(in)), {});
   // The baseline: the same configuration with only its topics (no delivery streams or processors).
-  std::string ingest_only = std::regex_replace(config, std::regex("\\n(delivery_streams|processors):[\\s\\S]*"), "\n");
+  std::string ingest_only =
+      std::regex_replace(config, std::regex("\\n(delivery_streams|processors):[\\s\\S]*"), "\n");
   const fs::path dir = fs::temp_directory_path() / ("inlet-bench-e2e-" + std::to_string(getpid()));
   std::printf("end-to-end benchmark: %s, %.0f s of load, NDJSON batches of 500, 8 connections\n\n",
               config_path.c_str(), seconds);
@@ -165,12 +176,13 @@ int main(int argc, char** argv) {
   Run full = RunPipeline(config, dir / "full", seconds, true);
   std::printf("whole pipeline:  %s\n", full.load.Summary().c_str());
   auto [p50, p99] = LakeLatency(full.lake);
-  const double cpu_us_per_event = full.load.events_acked ? full.cpu_s / full.load.events_acked * 1e6 : 0;
+  const double cpu_us_per_event =
+      full.load.events_acked ? full.cpu_s / full.load.events_acked * 1e6 : 0;
   std::printf("ack -> queryable in the raw lake: p50 %.2f s, p99 %.2f s\n", p50, p99);
-  std::printf("peak RSS %.0f MiB, CPU %.2f us per event (%.1f CPU-seconds)\n\n", full.peak_rss / 1048576.0,
-              cpu_us_per_event, full.cpu_s);
-  Bench("pipeline_events_per_s", full.load.events_per_second(), "events/s", "ingest_only_events_per_s",
-        base.load.events_per_second());
+  std::printf("peak RSS %.0f MiB, CPU %.2f us per event (%.1f CPU-seconds)\n\n",
+              full.peak_rss / 1048576.0, cpu_us_per_event, full.cpu_s);
+  Bench("pipeline_events_per_s", full.load.events_per_second(), "events/s",
+        "ingest_only_events_per_s", base.load.events_per_second());
   Bench("pipeline_ack_p99_ms", full.load.p99_ms, "ms", "ingest_only_ack_p99_ms", base.load.p99_ms);
   Bench("raw_lake_queryable_p50_s", p50, "s", "buffer_interval_s", 10);
   Bench("raw_lake_queryable_p99_s", p99, "s", "buffer_interval_s", 10);

@@ -26,10 +26,14 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-void Bench(const char* metric, double value, const char* unit, const char* baseline_metric, double baseline) {
-  std::printf("BENCH {\"bench\":\"ingest\",\"metric\":\"%s\",\"value\":%.1f,\"unit\":\"%s\",\"baseline_metric\":\"%s\","
-              "\"baseline\":%.1f,\"ratio\":%.3f}\n",
-              metric, value, unit, baseline_metric, baseline, baseline > 0 ? value / baseline : 0);
+void Bench(const char* metric, double value, const char* unit, const char* baseline_metric,
+           double baseline) {
+  std::printf(
+      "BENCH "
+      "{\"bench\":\"ingest\",\"metric\":\"%s\",\"value\":%.1f,\"unit\":\"%s\",\"baseline_metric\":"
+      "\"%s\","
+      "\"baseline\":%.1f,\"ratio\":%.3f}\n",
+      metric, value, unit, baseline_metric, baseline, baseline > 0 ? value / baseline : 0);
 }
 
 // Appends `batch` events of `event_bytes` and fdatasyncs, repeatedly.
@@ -58,7 +62,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
   }
-  const fs::path dir = fs::temp_directory_path() / ("inlet-bench-ingest-" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("inlet-bench-ingest-" + std::to_string(getpid()));
   fs::create_directories(dir);
   const int port = 20000 + getpid() % 20000;
   {
@@ -67,12 +72,15 @@ int main(int argc, char** argv) {
         << "storage:\n  data_dir: " << (dir / "data").string() << "\n"
         << "topics:\n  events: {retention: 0s}\nsubscriptions:\n  s: {topic: events}\n";
   }
-  auto server = std::make_unique<inlet::bench::InletServer>(INLET_BINARY, dir / "inlet.yaml", dir / "inlet.log", port);
+  auto server = std::make_unique<inlet::bench::InletServer>(INLET_BINARY, dir / "inlet.yaml",
+                                                            dir / "inlet.log", port);
 
   const std::string tmpl = inlet::loadgen::DefaultTemplate();
-  std::printf("inlet ingest benchmark: %.0f s per run, events of ~%zu bytes, loopback, load generator on the same "
-              "cores\n\n",
-              seconds, tmpl.size());
+  std::printf(
+      "inlet ingest benchmark: %.0f s per run, events of ~%zu bytes, loopback, load generator on "
+      "the same "
+      "cores\n\n",
+      seconds, tmpl.size());
   auto run = [&](uint32_t batch, uint32_t connections, double rate) {
     inlet::loadgen::LoadOptions o;
     o.port = static_cast<uint16_t>(port);
@@ -99,11 +107,13 @@ int main(int argc, char** argv) {
   auto single_half = run(1, 64, single.events_per_second() / 2);
   std::printf("single events at half that load: %s\n\n", single_half.Summary().c_str());
 
-  Bench("batch500_events_per_s", batch.events_per_second(), "events/s", "disk_floor_500_per_fsync", floor_batch);
+  Bench("batch500_events_per_s", batch.events_per_second(), "events/s", "disk_floor_500_per_fsync",
+        floor_batch);
   Bench("batch500_MB_per_s", batch.mb_per_second(), "MB/s", "disk_floor_500_per_fsync_MB_per_s",
         floor_batch * (tmpl.size() + 30) / 1e6);
   Bench("batch500_p99_ack_ms_at_half_load", half.p99_ms, "ms", "target_10ms", 10);
-  Bench("single_requests_per_s", single.events_per_second(), "requests/s", "disk_floor_1_per_fsync", floor_single);
+  Bench("single_requests_per_s", single.events_per_second(), "requests/s", "disk_floor_1_per_fsync",
+        floor_single);
   Bench("single_p99_ack_ms_at_half_load", single_half.p99_ms, "ms", "target_10ms", 10);
 
   server.reset();

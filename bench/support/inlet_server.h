@@ -17,7 +17,8 @@ namespace inlet::bench {
 
 class InletServer {
  public:
-  InletServer(const char* binary, const std::filesystem::path& config, const std::filesystem::path& log, int port) {
+  InletServer(const char* binary, const std::filesystem::path& config,
+              const std::filesystem::path& log, int port) {
     pid_ = fork();
     if (pid_ == 0) {
       if (FILE* f = std::freopen(log.c_str(), "w", stdout)) dup2(fileno(f), 2);

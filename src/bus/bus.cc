@@ -8,7 +8,8 @@ namespace inlet::bus {
 Result<SeqRange> Topic::Publish(std::vector<OutgoingEvent> events) {
   std::promise<Result<SeqRange>> promise;
   auto future = promise.get_future();
-  PublishAsync(std::move(events), [&promise](Result<SeqRange> r) { promise.set_value(std::move(r)); });
+  PublishAsync(std::move(events),
+               [&promise](Result<SeqRange> r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 
@@ -29,8 +30,8 @@ Result<Receipt> Receipt::Decode(std::string_view text, std::string_view subscrip
                                    "' is not one of subscription '" + std::string(subscription) +
                                    "'");
   };
-  if (text.size() <= subscription.size() + 1 || text.substr(0, subscription.size()) != subscription ||
-      text[subscription.size()] != ':') {
+  if (text.size() <= subscription.size() + 1 ||
+      text.substr(0, subscription.size()) != subscription || text[subscription.size()] != ':') {
     return bad();
   }
   std::string_view rest = text.substr(subscription.size() + 1);

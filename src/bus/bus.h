@@ -65,11 +65,11 @@ struct Delivery {
 };
 
 struct SubscriptionStats {
-  uint64_t backlog = 0;           // matching messages not yet acknowledged
-  uint64_t in_flight = 0;         // delivered, not acknowledged, not yet visible again
-  uint64_t dead_lettered = 0;     // moved to the dead-letter topic since start
-  uint64_t delivered = 0;         // deliveries since start, redeliveries included
-  uint64_t acked = 0;             // acknowledgements since start
+  uint64_t backlog = 0;             // matching messages not yet acknowledged
+  uint64_t in_flight = 0;           // delivered, not acknowledged, not yet visible again
+  uint64_t dead_lettered = 0;       // moved to the dead-letter topic since start
+  uint64_t delivered = 0;           // deliveries since start, redeliveries included
+  uint64_t acked = 0;               // acknowledgements since start
   double oldest_unacked_age_s = 0;  // arrival age of the oldest unacknowledged message
 };
 

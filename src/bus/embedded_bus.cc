@@ -29,8 +29,8 @@ Result<std::unique_ptr<EmbeddedBus>> EmbeddedBus::Open(const EmbeddedBusConfig& 
     if (!log.ok()) return log.status();
     const LogStats st = log.value()->Stats();
     if (st.truncated_bytes_on_recovery > 0) {
-      spdlog::warn("topic {}: recovery truncated {} bytes of torn tail (never acknowledged)", t.name,
-                   st.truncated_bytes_on_recovery);
+      spdlog::warn("topic {}: recovery truncated {} bytes of torn tail (never acknowledged)",
+                   t.name, st.truncated_bytes_on_recovery);
     }
     bus->topics_.emplace(t.name, std::make_unique<EmbeddedTopic>(t, std::move(log).value()));
   }
@@ -43,11 +43,13 @@ Result<std::unique_ptr<EmbeddedBus>> EmbeddedBus::Open(const EmbeddedBusConfig& 
     policies[s.topic].push_back(s.filter_policy);
   }
   for (auto& [topic, list] : policies) {
-    if (EmbeddedTopic* t = bus->FindEmbeddedTopic(topic)) t->set_filters(std::make_unique<TopicFilters>(list));
+    if (EmbeddedTopic* t = bus->FindEmbeddedTopic(topic))
+      t->set_filters(std::make_unique<TopicFilters>(list));
   }
   for (const SubscriptionConfig& s : config.subscriptions) {
     EmbeddedTopic* topic = bus->FindEmbeddedTopic(s.topic);
-    if (topic == nullptr) return Status::NotFound("subscription " + s.name + ": unknown topic " + s.topic);
+    if (topic == nullptr)
+      return Status::NotFound("subscription " + s.name + ": unknown topic " + s.topic);
     Topic* dlq = nullptr;
     if (!s.dead_letter_topic.empty()) {
       dlq = bus->FindTopic(s.dead_letter_topic);
@@ -57,9 +59,9 @@ Result<std::unique_ptr<EmbeddedBus>> EmbeddedBus::Open(const EmbeddedBusConfig& 
       }
     }
     const bool filtered = policy_index.count(s.name) > 0;
-    auto sub = EmbeddedSubscription::Open(s, &topic->log(), dlq, config.log_dir / "cursors" / (s.name + ".cursor"),
-                                          filtered ? topic->filters() : nullptr,
-                                          filtered ? policy_index[s.name] : 0);
+    auto sub = EmbeddedSubscription::Open(
+        s, &topic->log(), dlq, config.log_dir / "cursors" / (s.name + ".cursor"),
+        filtered ? topic->filters() : nullptr, filtered ? policy_index[s.name] : 0);
     if (!sub.ok()) return sub.status();
     bus->subscriptions_.emplace(s.name, std::move(sub).value());
   }
@@ -123,7 +125,8 @@ void EmbeddedBus::RunMaintenance(bool retention) {
       floor = std::min(floor, it->second->AckFloor());
     }
     uint64_t freed = topic->log().DeleteSegments(floor, now - topic->config().retention);
-    if (freed > 0) spdlog::info("topic {}: retention deleted {} bytes of acknowledged segments", name, freed);
+    if (freed > 0)
+      spdlog::info("topic {}: retention deleted {} bytes of acknowledged segments", name, freed);
   }
 }
 

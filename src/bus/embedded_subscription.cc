@@ -42,7 +42,8 @@ Status EmbeddedSubscription::LoadCursor() {
   const std::string& text = content.value();
   size_t crc_pos = text.rfind("crc ");
   if (crc_pos == std::string::npos ||
-      std::to_string(Crc32c(text.data(), crc_pos)) != text.substr(crc_pos + 4, text.find('\n', crc_pos) - crc_pos - 4)) {
+      std::to_string(Crc32c(text.data(), crc_pos)) !=
+          text.substr(crc_pos + 4, text.find('\n', crc_pos) - crc_pos - 4)) {
     return Status::Corruption("cursor file " + cursor_file_.string() +
                               " fails its checksum; remove it to restart the subscription from the "
                               "oldest retained message");
@@ -161,10 +162,11 @@ Status EmbeddedSubscription::Collect(const FetchOptions& options, int64_t now_us
   // 2. New messages from the log.
   if (out->size() < options.max_messages && bytes < options.max_bytes &&
       window_.size() < config_.max_unacked && next_ <= log_->last_durable_seq()) {
-    size_t want = std::min(options.max_messages - out->size(), config_.max_unacked - window_.size());
+    size_t want =
+        std::min(options.max_messages - out->size(), config_.max_unacked - window_.size());
     std::vector<Message> msgs;
-    INLET_RETURN_IF_ERROR(
-        log_->Read(next_, want, options.max_bytes - std::min(bytes, options.max_bytes), &msgs, &hint_));
+    INLET_RETURN_IF_ERROR(log_->Read(
+        next_, want, options.max_bytes - std::min(bytes, options.max_bytes), &msgs, &hint_));
     for (Message& msg : msgs) {
       if (msg.seq != next_) {
         if (window_.empty()) {
@@ -226,8 +228,8 @@ void EmbeddedSubscription::DeadLetter(std::vector<Message> messages) {
 }
 
 Result<std::vector<Delivery>> EmbeddedSubscription::Fetch(const FetchOptions& options) {
-  const Millis visibility =
-      options.visibility_timeout.count() >= 0 ? options.visibility_timeout : config_.visibility_timeout;
+  const Millis visibility = options.visibility_timeout.count() >= 0 ? options.visibility_timeout
+                                                                    : config_.visibility_timeout;
   const auto deadline = std::chrono::steady_clock::now() + options.wait;
   std::vector<Delivery> out;
   for (;;) {
@@ -248,8 +250,9 @@ Result<std::vector<Delivery>> EmbeddedSubscription::Fetch(const FetchOptions& op
     if (!out.empty() || std::chrono::steady_clock::now() >= deadline || log_->Woken()) return out;
     auto wake = deadline;
     if (next_timer_us != INT64_MAX) {
-      auto timer_wake = std::chrono::steady_clock::now() +
-                        std::chrono::microseconds(std::max<int64_t>(next_timer_us - now_us, 0) + 1000);
+      auto timer_wake =
+          std::chrono::steady_clock::now() +
+          std::chrono::microseconds(std::max<int64_t>(next_timer_us - now_us, 0) + 1000);
       wake = std::min(wake, timer_wake);
     }
     log_->WaitFor(wait_for_seq, wake);

@@ -53,11 +53,14 @@ class EmbeddedSubscription final : public Consumer {
     int64_t at_us;
     uint64_t seq;
     uint32_t attempt;
-    bool operator>(const Timer& o) const { return at_us != o.at_us ? at_us > o.at_us : seq > o.seq; }
+    bool operator>(const Timer& o) const {
+      return at_us != o.at_us ? at_us > o.at_us : seq > o.seq;
+    }
   };
 
   EmbeddedSubscription(SubscriptionConfig config, SegmentLog* log, Topic* dead_letter,
-                       std::filesystem::path cursor_file, TopicFilters* filters, size_t filter_index);
+                       std::filesystem::path cursor_file, TopicFilters* filters,
+                       size_t filter_index);
   Status LoadCursor();
   Slot* SlotFor(uint64_t seq);
   void AdvanceFloor();

@@ -129,11 +129,10 @@ Status SegmentLog::Recover() {
         std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec));
     const bool last = i + 1 == bases.size();
     char header[lf::kSegmentHeaderSize];
-    bool header_ok = ::pread(seg->fd, header, sizeof(header), 0) ==
-                         static_cast<ssize_t>(sizeof(header)) &&
-                     std::memcmp(header, lf::kMagic, 8) == 0 &&
-                     Get<uint32_t>(header + 8) == lf::kVersion &&
-                     Get<uint64_t>(header + 16) == seg->base;
+    bool header_ok =
+        ::pread(seg->fd, header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header)) &&
+        std::memcmp(header, lf::kMagic, 8) == 0 && Get<uint32_t>(header + 8) == lf::kVersion &&
+        Get<uint64_t>(header + 16) == seg->base;
     if (!header_ok) {
       if (!last) return Status::Corruption("bad segment header in " + seg->path.string());
       // A segment whose creation was torn holds no acknowledged data.
@@ -163,9 +162,10 @@ Status SegmentLog::Recover() {
       if (used == 0) {  // refill from `offset`, large enough for the next record
         size_t need = 4 << 20;
         if (in_buf >= lf::kRecordHeaderSize) {
-          need = std::max<size_t>(need, lf::kRecordHeaderSize +
-                                            std::min(Get<uint32_t>(buf.data() + (offset - buf_start)),
-                                                     lf::kMaxBodySize));
+          need = std::max<size_t>(
+              need,
+              lf::kRecordHeaderSize +
+                  std::min(Get<uint32_t>(buf.data() + (offset - buf_start)), lf::kMaxBodySize));
         }
         buf.resize(std::min<uint64_t>(need, file_size - offset));
         ssize_t r = ::pread(seg->fd, buf.data(), buf.size(), static_cast<off_t>(offset));
@@ -252,9 +252,8 @@ void SegmentLog::AppendAsync(std::vector<OutgoingEvent> events, int64_t arrival_
     }
   }
   if (options_.budget && options_.budget->Exceeded()) {
-    done(Status::NoSpace("the log disk budget of " +
-                                   std::to_string(options_.budget->limit()) +
-                                   " bytes is used up until subscriptions acknowledge older data"));
+    done(Status::NoSpace("the log disk budget of " + std::to_string(options_.budget->limit()) +
+                         " bytes is used up until subscriptions acknowledge older data"));
     return;
   }
   {
@@ -314,7 +313,8 @@ void SegmentLog::CommitBatch(std::deque<Pending>& batch) {
     SeqRange range{seq, seq + p.events.size() - 1};
     for (auto& e : p.events) {
       uint64_t offset = start_offset + write_buf_.size();
-      if ((seg->index.empty() && new_index.empty()) || offset - last_indexed >= lf::kIndexIntervalBytes) {
+      if ((seg->index.empty() && new_index.empty()) ||
+          offset - last_indexed >= lf::kIndexIntervalBytes) {
         new_index.emplace_back(seq, offset);
         last_indexed = offset;
       }
@@ -372,9 +372,7 @@ void SegmentLog::CommitBatch(std::deque<Pending>& batch) {
   next_seq_ = seq;
   durable_seq_.store(seq - 1, std::memory_order_release);
   appended_batches_.fetch_add(batch.size(), std::memory_order_relaxed);
-  {
-    std::lock_guard lock(wait_mu_);
-  }
+  { std::lock_guard lock(wait_mu_); }
   wait_cv_.notify_all();
   for (size_t i = 0; i < batch.size(); ++i) batch[i].done(ranges[i]);
 
@@ -434,7 +432,8 @@ Status SegmentLog::Read(uint64_t from, size_t max_records, size_t max_bytes,
     }
     // Read forward through this segment.
     while (offset < size && got < max_records && seq <= durable) {
-      size_t want = std::min<uint64_t>(size - offset, std::max<size_t>(1 << 20, max_bytes - std::min(bytes, max_bytes)));
+      size_t want = std::min<uint64_t>(
+          size - offset, std::max<size_t>(1 << 20, max_bytes - std::min(bytes, max_bytes)));
       want = std::min<size_t>(want, 16u << 20);
       buf.resize(want);
       ssize_t r = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
@@ -446,7 +445,8 @@ Status SegmentLog::Read(uint64_t from, size_t max_records, size_t max_bytes,
         uint64_t rec_seq = 0;
         Message msg;
         const bool wanted = seq >= from;
-        int64_t used = ParseRecord(buf.data() + pos, buf.size() - pos, &rec_seq, wanted ? &msg : nullptr);
+        int64_t used =
+            ParseRecord(buf.data() + pos, buf.size() - pos, &rec_seq, wanted ? &msg : nullptr);
         if (used == 0) {
           if (pos == 0) {  // one record larger than the buffer: grow and retry
             uint32_t len = Get<uint32_t>(buf.data());

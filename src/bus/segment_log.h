@@ -40,7 +40,7 @@ class DiskBudget {
 };
 
 struct SegmentLogOptions {
-  uint64_t segment_bytes = 128ull << 20;     // roll to a new segment past this size
+  uint64_t segment_bytes = 128ull << 20;      // roll to a new segment past this size
   uint64_t max_pending_bytes = 256ull << 20;  // appends queued before the writer takes them
   bool fsync = true;                          // false only for benchmarks of the upper layers
   DiskBudget* budget = nullptr;               // shared by the topics of a bus; may be null
@@ -48,7 +48,7 @@ struct SegmentLogOptions {
 
 // Where a sequential reader left off, to continue without an index lookup.
 struct ReadHint {
-  uint64_t seq = 0;          // next seq expected at `offset`
+  uint64_t seq = 0;  // next seq expected at `offset`
   uint64_t segment_base = 0;
   uint64_t offset = 0;
 };
@@ -96,7 +96,8 @@ class SegmentLog {
 
   // Deletes sealed segments whose records all have seq < `acked_below` and
   // that were last written before `written_before`. Returns bytes freed.
-  uint64_t DeleteSegments(uint64_t acked_below, std::chrono::system_clock::time_point written_before);
+  uint64_t DeleteSegments(uint64_t acked_below,
+                          std::chrono::system_clock::time_point written_before);
 
   LogStats Stats() const;
   // Observes the duration of every write+fsync (seconds); may be null.

@@ -2,7 +2,8 @@
 
 namespace inlet::bus {
 
-TopicFilters::TopicFilters(std::vector<std::shared_ptr<const FilterPolicy>> policies, size_t ring_size)
+TopicFilters::TopicFilters(std::vector<std::shared_ptr<const FilterPolicy>> policies,
+                           size_t ring_size)
     : policies_(std::move(policies)), ring_(ring_size) {}
 
 uint64_t TopicFilters::EvaluateAll(const Message& message) {

@@ -17,7 +17,8 @@ namespace inlet::bus {
 class TopicFilters {
  public:
   // Index i of `policies` is the id a subscription passes to Matches.
-  explicit TopicFilters(std::vector<std::shared_ptr<const FilterPolicy>> policies, size_t ring_size = 1 << 16);
+  explicit TopicFilters(std::vector<std::shared_ptr<const FilterPolicy>> policies,
+                        size_t ring_size = 1 << 16);
 
   // Whether the message passes policy `index`.
   bool Matches(size_t index, const Message& message);

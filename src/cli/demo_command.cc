@@ -10,9 +10,9 @@
 
 #include "cli/lake_commands.h"
 #include "cli/pipeline.h"
+#include "config/config.h"
 #include "lake/lake_service.h"
 #include "lake/result_format.h"
-#include "config/config.h"
 #include "loadgen/app_simulator.h"
 
 namespace inlet::cli {
@@ -42,17 +42,22 @@ bool Interrupted(int ms) {
 
 std::string Human(double v) {
   char buf[32];
-  if (v >= 1e9) std::snprintf(buf, sizeof(buf), "%.2fG", v / 1e9);
-  else if (v >= 1e6) std::snprintf(buf, sizeof(buf), "%.2fM", v / 1e6);
-  else if (v >= 1e3) std::snprintf(buf, sizeof(buf), "%.1fk", v / 1e3);
-  else std::snprintf(buf, sizeof(buf), "%.0f", v);
+  if (v >= 1e9)
+    std::snprintf(buf, sizeof(buf), "%.2fG", v / 1e9);
+  else if (v >= 1e6)
+    std::snprintf(buf, sizeof(buf), "%.2fM", v / 1e6);
+  else if (v >= 1e3)
+    std::snprintf(buf, sizeof(buf), "%.1fk", v / 1e3);
+  else
+    std::snprintf(buf, sizeof(buf), "%.0f", v);
   return buf;
 }
 
 int RunDemo(const DemoOptions& o) {
   auto config = config::LoadConfig(o.config);
   if (!config.ok()) {
-    std::fprintf(stderr, "inlet demo: invalid configuration:\n%s\n", config.status().message().c_str());
+    std::fprintf(stderr, "inlet demo: invalid configuration:\n%s\n",
+                 config.status().message().c_str());
     return 1;
   }
   fs::path poi_file = o.pois;
@@ -93,10 +98,12 @@ int RunDemo(const DemoOptions& o) {
   so.seed = static_cast<uint64_t>(::getpid());
   loadgen::AppSimulator sim(so);
   const bool tty = ::isatty(1);
-  std::printf("inlet demo: %u simulated people moving between %zu points of interest (%s), %.0f events/s, "
-              "simulated time x%.0f, for %.0f s (Ctrl-C stops)\n",
-              o.persons, so.pois.size(), poi_file.c_str(), o.rate, o.time_scale, o.seconds);
-  std::printf("dashboard: %s   API key: %s   lake: %s\n\n", url.c_str(), o.key.c_str(), lake.c_str());
+  std::printf(
+      "inlet demo: %u simulated people moving between %zu points of interest (%s), %.0f events/s, "
+      "simulated time x%.0f, for %.0f s (Ctrl-C stops)\n",
+      o.persons, so.pois.size(), poi_file.c_str(), o.rate, o.time_scale, o.seconds);
+  std::printf("dashboard: %s   API key: %s   lake: %s\n\n", url.c_str(), o.key.c_str(),
+              lake.c_str());
   sim.Start();
   const auto start = std::chrono::steady_clock::now();
   uint64_t last_events = 0;
@@ -108,7 +115,8 @@ int RunDemo(const DemoOptions& o) {
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - start).count();
     const PipelineStats s = pipeline.Stats();
-    const double rate = (s.events_ingested - last_events) / std::chrono::duration<double>(now - last_t).count();
+    const double rate =
+        (s.events_ingested - last_events) / std::chrono::duration<double>(now - last_t).count();
     last_events = s.events_ingested;
     last_t = now;
     uint64_t backlog = 0;
@@ -117,10 +125,11 @@ int RunDemo(const DemoOptions& o) {
     for (const auto& [reason, n] : s.rejected_at_ingest) rejected += n;
     char line[512];
     std::snprintf(line, sizeof(line),
-                  "[%3.0fs] %s events/s | ingested %s | backlog %s | lake %llu files, %s rows | rejected at ingest %llu",
-                  elapsed, Human(rate).c_str(), Human(double(s.events_ingested)).c_str(), Human(double(backlog)).c_str(),
-                  static_cast<unsigned long long>(s.lake_files), Human(double(s.lake_rows)).c_str(),
-                  static_cast<unsigned long long>(rejected));
+                  "[%3.0fs] %s events/s | ingested %s | backlog %s | lake %llu files, %s rows | "
+                  "rejected at ingest %llu",
+                  elapsed, Human(rate).c_str(), Human(double(s.events_ingested)).c_str(),
+                  Human(double(backlog)).c_str(), static_cast<unsigned long long>(s.lake_files),
+                  Human(double(s.lake_rows)).c_str(), static_cast<unsigned long long>(rejected));
     if (tty) {
       std::printf("\r%-150s", line);
       std::fflush(stdout);
@@ -135,30 +144,35 @@ int RunDemo(const DemoOptions& o) {
   // Let the pipeline drain what is buffered: delivery flushes on stop.
   const PipelineStats before = pipeline.Stats();
   std::printf("\nsummary\n-------\n");
-  std::printf("events sent by the simulator      %llu (%llu invalid for the schema, %llu malformed)\n",
-              static_cast<unsigned long long>(sim.stats().sent.load()),
-              static_cast<unsigned long long>(sim.stats().invalid_sent.load()),
-              static_cast<unsigned long long>(sim.stats().rejected_at_ingest.load()));
-  std::printf("events ingested (durable)         %llu\n", static_cast<unsigned long long>(before.events_ingested));
+  std::printf(
+      "events sent by the simulator      %llu (%llu invalid for the schema, %llu malformed)\n",
+      static_cast<unsigned long long>(sim.stats().sent.load()),
+      static_cast<unsigned long long>(sim.stats().invalid_sent.load()),
+      static_cast<unsigned long long>(sim.stats().rejected_at_ingest.load()));
+  std::printf("events ingested (durable)         %llu\n",
+              static_cast<unsigned long long>(before.events_ingested));
   for (const auto& [reason, n] : before.rejected_at_ingest) {
-    std::printf("rejected at ingest: %-14s %llu\n", reason.c_str(), static_cast<unsigned long long>(n));
+    std::printf("rejected at ingest: %-14s %llu\n", reason.c_str(),
+                static_cast<unsigned long long>(n));
   }
   pipeline.Stop();
   // Count what the lake holds now that every stream flushed.
   uint64_t files = 0, bytes = 0;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(lake, ec); !ec && it != fs::recursive_directory_iterator(); ++it) {
+  for (auto it = fs::recursive_directory_iterator(lake, ec);
+       !ec && it != fs::recursive_directory_iterator(); ++it) {
     if (it->is_regular_file() && it->path().extension() == ".parquet" &&
         it->path().string().find("/_staging/") == std::string::npos) {
       ++files;
       bytes += it->file_size();
     }
   }
-  std::printf("Parquet files in the lake         %llu (%s bytes) under %s\n", static_cast<unsigned long long>(files),
-              Human(double(bytes)).c_str(), lake.c_str());
+  std::printf("Parquet files in the lake         %llu (%s bytes) under %s\n",
+              static_cast<unsigned long long>(files), Human(double(bytes)).c_str(), lake.c_str());
   // What the lake says, by SQL through the catalog (as `inlet query` would).
-  auto lake_service = lake::LakeService::Open(pipeline.config().lake, pipeline.config().storage.lake_dir,
-                                               LakeTablesFromConfig(pipeline.config()));
+  auto lake_service =
+      lake::LakeService::Open(pipeline.config().lake, pipeline.config().storage.lake_dir,
+                              LakeTablesFromConfig(pipeline.config()));
   if (lake_service.ok()) {
     auto* engine = lake_service.value()->engine();
     auto show = [&](const char* title, const std::string& sql) {
@@ -169,18 +183,25 @@ int RunDemo(const DemoOptions& o) {
         std::printf("\n%s: %s\n", title, r.status().message().c_str());
       }
     };
-    show("events stored in the raw lake", "SELECT count(*) AS events, count(DISTINCT event_id) AS distinct_ids FROM raw.events");
+    show("events stored in the raw lake",
+         "SELECT count(*) AS events, count(DISTINCT event_id) AS distinct_ids FROM raw.events");
     show("rejected by the processor, by category",
-         "SELECT category, count(*) AS events FROM errors.rejected WHERE category IS NOT NULL GROUP BY 1 ORDER BY 2 DESC");
-    show("top points of interest: persons present per window, summed over windows, by gender; busiest age band",
-         "SELECT poi_name, sum(persons) AS persons, sum(persons) FILTER (WHERE gender = 'female') AS female, "
-         "sum(persons) FILTER (WHERE gender = 'male') AS male, "
-         "sum(persons) FILTER (WHERE gender NOT IN ('female', 'male')) AS other, "
-         "arg_max(age_band, persons) AS top_age_band, count(DISTINCT window_start) AS windows "
-         "FROM curated.poi_presence GROUP BY poi_name ORDER BY persons DESC LIMIT 10");
+         "SELECT category, count(*) AS events FROM errors.rejected WHERE category IS NOT NULL "
+         "GROUP BY 1 ORDER BY 2 DESC");
+    show(
+        "top points of interest: persons present per window, summed over windows, by gender; "
+        "busiest age band",
+        "SELECT poi_name, sum(persons) AS persons, sum(persons) FILTER (WHERE gender = 'female') "
+        "AS female, "
+        "sum(persons) FILTER (WHERE gender = 'male') AS male, "
+        "sum(persons) FILTER (WHERE gender NOT IN ('female', 'male')) AS other, "
+        "arg_max(age_band, persons) AS top_age_band, count(DISTINCT window_start) AS windows "
+        "FROM curated.poi_presence GROUP BY poi_name ORDER BY persons DESC LIMIT 10");
   }
-  std::printf("\nquery it:  ./build/inlet query --config %s \"SELECT * FROM curated.poi_presence LIMIT 10\"\n",
-              o.config.c_str());
+  std::printf(
+      "\nquery it:  ./build/inlet query --config %s \"SELECT * FROM curated.poi_presence LIMIT "
+      "10\"\n",
+      o.config.c_str());
   if (interrupted || !::isatty(0) || !tty) return 0;
   // Interactive: serve the dashboard over the data until Ctrl-C.
   Pipeline serving(pipeline.config());
@@ -197,16 +218,24 @@ int RunDemo(const DemoOptions& o) {
 void AddDemoCommand(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<DemoOptions>();
   if (const char* s = std::getenv("DEMO_SECONDS")) o->seconds = std::atof(s);
-  auto* demo = app.add_subcommand("demo", "Run the whole pipeline fed by a simulator of app users, with live "
-                                          "progress and a summary (DEMO_SECONDS, default 60)");
-  demo->add_option("config", o->config, "Configuration file")->capture_default_str()->check(CLI::ExistingFile);
+  auto* demo =
+      app.add_subcommand("demo",
+                         "Run the whole pipeline fed by a simulator of app users, with live "
+                         "progress and a summary (DEMO_SECONDS, default 60)");
+  demo->add_option("config", o->config, "Configuration file")
+      ->capture_default_str()
+      ->check(CLI::ExistingFile);
   demo->add_option("--seconds", o->seconds, "How long the simulator runs")->capture_default_str();
   demo->add_option("--persons", o->persons, "Simulated people")->capture_default_str();
-  demo->add_option("--rate", o->rate, "Events per second sent by the simulator")->capture_default_str();
-  demo->add_option("--time-scale", o->time_scale, "Simulated seconds per real second")->capture_default_str();
-  demo->add_option("--pois", o->pois, "CSV of points of interest (default: poi/nyc-landmarks.csv beside the config)");
+  demo->add_option("--rate", o->rate, "Events per second sent by the simulator")
+      ->capture_default_str();
+  demo->add_option("--time-scale", o->time_scale, "Simulated seconds per real second")
+      ->capture_default_str();
+  demo->add_option("--pois", o->pois,
+                   "CSV of points of interest (default: poi/nyc-landmarks.csv beside the config)");
   demo->add_option("--key", o->key, "API key the simulator publishes with")->capture_default_str();
-  demo->add_flag("--fresh", o->fresh, "Remove the configuration's log and lake folders first (make demo does)");
+  demo->add_flag("--fresh", o->fresh,
+                 "Remove the configuration's log and lake folders first (make demo does)");
   demo->callback([o, &exit_code] { exit_code = RunDemo(*o); });
 }
 

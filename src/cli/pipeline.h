@@ -15,11 +15,11 @@ namespace inlet::cli {
 
 // What the demo and operators look at; read from the live components.
 struct PipelineStats {
-  uint64_t events_ingested = 0;   // accepted and durable, all topics
+  uint64_t events_ingested = 0;  // accepted and durable, all topics
   uint64_t bytes_ingested = 0;
   std::map<std::string, uint64_t> rejected_at_ingest;  // by reason
   std::map<std::string, uint64_t> backlog;             // by subscription
-  uint64_t lake_files = 0;        // Parquet files committed by delivery streams
+  uint64_t lake_files = 0;  // Parquet files committed by delivery streams
   uint64_t lake_bytes = 0;
   uint64_t lake_rows = 0;
   uint64_t lake_error_rows = 0;

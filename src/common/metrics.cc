@@ -33,11 +33,12 @@ double Histogram::Quantile(double q) const {
 }
 
 std::vector<double> LatencyBuckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-          0.25,   0.5,     1,      2.5,   5,      10,    30};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30};
 }
 
-MetricsRegistry::Family& MetricsRegistry::GetFamily(const std::string& name, const std::string& help,
+MetricsRegistry::Family& MetricsRegistry::GetFamily(const std::string& name,
+                                                    const std::string& help,
                                                     const std::string& type) {
   Family& f = families_[name];
   if (f.type.empty()) {
@@ -47,14 +48,16 @@ MetricsRegistry::Family& MetricsRegistry::GetFamily(const std::string& name, con
   return f;
 }
 
-Counter& MetricsRegistry::GetCounter(const std::string& name, const std::string& help, const std::string& labels) {
+Counter& MetricsRegistry::GetCounter(const std::string& name, const std::string& help,
+                                     const std::string& labels) {
   std::lock_guard lock(mu_);
   auto& slot = GetFamily(name, help, "counter").counters[labels];
   if (!slot) slot = std::make_unique<Counter>();
   return *slot;
 }
 
-Gauge& MetricsRegistry::GetGauge(const std::string& name, const std::string& help, const std::string& labels) {
+Gauge& MetricsRegistry::GetGauge(const std::string& name, const std::string& help,
+                                 const std::string& labels) {
   std::lock_guard lock(mu_);
   auto& slot = GetFamily(name, help, "gauge").gauges[labels];
   if (!slot) slot = std::make_unique<Gauge>();
@@ -74,8 +77,8 @@ void MetricsRegistry::AddCollector(std::function<void(const Emit&)> collector) {
   collectors_.push_back(std::move(collector));
 }
 
-void MetricsRegistry::ForEachCounter(const std::string& name,
-                                     const std::function<void(const std::string&, uint64_t)>& fn) const {
+void MetricsRegistry::ForEachCounter(
+    const std::string& name, const std::function<void(const std::string&, uint64_t)>& fn) const {
   std::lock_guard lock(mu_);
   auto it = families_.find(name);
   if (it == families_.end()) return;
@@ -106,13 +109,16 @@ std::string MetricsRegistry::Render() const {
   for (const auto& [name, f] : families_) {
     std::string& s = out[name];
     s += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
-    for (const auto& [labels, c] : f.counters) s += name + Braced(labels) + " " + Num(double(c->value())) + "\n";
-    for (const auto& [labels, g] : f.gauges) s += name + Braced(labels) + " " + Num(g->value()) + "\n";
+    for (const auto& [labels, c] : f.counters)
+      s += name + Braced(labels) + " " + Num(double(c->value())) + "\n";
+    for (const auto& [labels, g] : f.gauges)
+      s += name + Braced(labels) + " " + Num(g->value()) + "\n";
     for (const auto& [labels, h] : f.histograms) {
       uint64_t cum = 0;
       for (size_t i = 0; i <= h->bounds_.size(); ++i) {
         cum += h->counts_[i].load(std::memory_order_relaxed);
-        std::string le = "le=\"" + (i < h->bounds_.size() ? Num(h->bounds_[i]) : std::string("+Inf")) + "\"";
+        std::string le =
+            "le=\"" + (i < h->bounds_.size() ? Num(h->bounds_[i]) : std::string("+Inf")) + "\"";
         s += name + "_bucket" + Braced(labels, le) + " " + Num(double(cum)) + "\n";
       }
       s += name + "_sum" + Braced(labels) + " " + Num(h->sum_.load()) + "\n";

@@ -61,19 +61,23 @@ std::vector<double> LatencyBuckets();
 class MetricsRegistry {
  public:
   // `labels` is the Prometheus label text without braces: topic="events".
-  Counter& GetCounter(const std::string& name, const std::string& help, const std::string& labels = "");
+  Counter& GetCounter(const std::string& name, const std::string& help,
+                      const std::string& labels = "");
   Gauge& GetGauge(const std::string& name, const std::string& help, const std::string& labels = "");
-  Histogram& GetHistogram(const std::string& name, const std::string& help, const std::string& labels = "",
+  Histogram& GetHistogram(const std::string& name, const std::string& help,
+                          const std::string& labels = "",
                           std::vector<double> bounds = LatencyBuckets());
 
   // A collector appends samples at scrape time through `emit(name, help, type, labels, value)`.
-  using Emit = std::function<void(const std::string& name, const std::string& help, const std::string& type,
-                                  const std::string& labels, double value)>;
+  using Emit =
+      std::function<void(const std::string& name, const std::string& help, const std::string& type,
+                         const std::string& labels, double value)>;
   void AddCollector(std::function<void(const Emit&)> collector);
 
   std::string Render() const;
   // Calls fn(labels, value) for every counter of the family `name`.
-  void ForEachCounter(const std::string& name, const std::function<void(const std::string&, uint64_t)>& fn) const;
+  void ForEachCounter(const std::string& name,
+                      const std::function<void(const std::string&, uint64_t)>& fn) const;
 
  private:
   struct Family {

@@ -15,11 +15,11 @@ enum class StatusCode {
   kInvalidArgument,  // the caller's input is wrong (bad JSON, bad config)
   kNotFound,
   kAlreadyExists,
-  kCorruption,        // stored data failed a checksum or framing check
-  kIoError,           // the operating system refused (disk full, permissions)
-  kResourceExhausted, // a limit was reached; retry later (back-pressure)
-  kNoSpace,           // the disk (or the configured disk budget) is full; retry later
-  kUnavailable,       // shutting down or not ready
+  kCorruption,         // stored data failed a checksum or framing check
+  kIoError,            // the operating system refused (disk full, permissions)
+  kResourceExhausted,  // a limit was reached; retry later (back-pressure)
+  kNoSpace,            // the disk (or the configured disk budget) is full; retry later
+  kUnavailable,        // shutting down or not ready
   kPermissionDenied,
   kUnauthenticated,
   kTooLarge,
@@ -36,7 +36,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
@@ -81,10 +83,10 @@ class [[nodiscard]] Result {
   Status status_;
 };
 
-#define INLET_RETURN_IF_ERROR(expr)        \
-  do {                                     \
-    ::inlet::Status _st = (expr);          \
-    if (!_st.ok()) return _st;             \
+#define INLET_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::inlet::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 }  // namespace inlet

@@ -40,10 +40,12 @@ void ReadServer(Section s, ServerConfig* out) {
     size_t colon = listen.rfind(':');
     uint32_t port = 0;
     std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    auto [p, ec] = colon == std::string::npos
-                       ? std::from_chars_result{nullptr, std::errc::invalid_argument}
-                       : std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    auto [p, ec] =
+        colon == std::string::npos
+            ? std::from_chars_result{nullptr, std::errc::invalid_argument}
+            : std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
     if (host.empty() || ec != std::errc() || p != listen.data() + listen.size() || port > 65535) {
       s.Error("listen", "expected HOST:PORT such as 127.0.0.1:8080, got '" + listen + "'");
     } else {
@@ -54,7 +56,8 @@ void ReadServer(Section s, ServerConfig* out) {
   s.Integer("io_threads", &out->io_threads, 1, 64);
   s.Bool("auth", &out->auth);
   s.Duration("idle_timeout", &out->idle_timeout, std::chrono::seconds(1), std::chrono::hours(24));
-  s.Duration("request_timeout", &out->request_timeout, std::chrono::seconds(1), std::chrono::hours(1));
+  s.Duration("request_timeout", &out->request_timeout, std::chrono::seconds(1),
+             std::chrono::hours(1));
   s.Integer("max_connections", &out->max_connections, 1, 1'000'000);
 }
 
@@ -103,8 +106,9 @@ void ReadTable(const std::string& qualified, Section& s, Errors* errors,
     }
     if (!names.insert(col.name).second) c.Error("name", "duplicate column '" + col.name + "'");
     if (type.empty()) {
-      c.Error("type", "every column needs a type (string, bigint, int, double, boolean, timestamp, "
-                      "date, decimal(p,s), struct<...>, array<...>, map<...>)");
+      c.Error("type",
+              "every column needs a type (string, bigint, int, double, boolean, timestamp, "
+              "date, decimal(p,s), struct<...>, array<...>, map<...>)");
       continue;
     }
     auto parsed = schema::ParseType(type);
@@ -115,8 +119,10 @@ void ReadTable(const std::string& qualified, Section& s, Errors* errors,
     col.type = parsed.value();
     if (!format.empty()) {
       auto f = schema::ParseStringFormat(format);
-      if (!f.ok()) c.Error("format", f.status().message());
-      else col.format = f.value();
+      if (!f.ok())
+        c.Error("format", f.status().message());
+      else
+        col.format = f.value();
     }
     if (col.min && col.max && *col.min > *col.max) c.Error("min", "min is greater than max");
     t.columns.push_back(std::move(col));
@@ -141,11 +147,21 @@ std::string YamlToJson(const YAML::Node& n) {
       std::string out = "\"";
       for (char c : s) {
         switch (c) {
-          case '"': out += "\\\""; break;
-          case '\\': out += "\\\\"; break;
-          case '\n': out += "\\n"; break;
-          case '\t': out += "\\t"; break;
-          case '\r': out += "\\r"; break;
+          case '"':
+            out += "\\\"";
+            break;
+          case '\\':
+            out += "\\\\";
+            break;
+          case '\n':
+            out += "\\n";
+            break;
+          case '\t':
+            out += "\\t";
+            break;
+          case '\r':
+            out += "\\r";
+            break;
           default:
             if (static_cast<unsigned char>(c) < 0x20) {
               char buf[8];
@@ -167,7 +183,8 @@ std::string YamlToJson(const YAML::Node& n) {
       std::string out = "{";
       bool first = true;
       for (const auto& kv : n) {
-        out += (first ? "" : ",") + YamlToJson(YAML::Node(kv.first.Scalar())) + ":" + YamlToJson(kv.second);
+        out += (first ? "" : ",") + YamlToJson(YAML::Node(kv.first.Scalar())) + ":" +
+               YamlToJson(kv.second);
         first = false;
       }
       return out + "}";
@@ -202,10 +219,15 @@ bus::EmbeddedBusConfig Config::EmbeddedBus() const {
 }
 
 Result<uint64_t> ParseSize(std::string_view text) {
-  static const std::pair<const char*, uint64_t> kUnits[] = {
-      {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
-      {"KB", 1000ull},     {"MB", 1000'000ull}, {"GB", 1000'000'000ull}, {"TB", 1000'000'000'000ull},
-      {"B", 1}};
+  static const std::pair<const char*, uint64_t> kUnits[] = {{"KiB", 1ull << 10},
+                                                            {"MiB", 1ull << 20},
+                                                            {"GiB", 1ull << 30},
+                                                            {"TiB", 1ull << 40},
+                                                            {"KB", 1000ull},
+                                                            {"MB", 1000'000ull},
+                                                            {"GB", 1000'000'000ull},
+                                                            {"TB", 1000'000'000'000ull},
+                                                            {"B", 1}};
   std::string s(text);
   uint64_t mult = 1;
   for (const auto& [unit, m] : kUnits) {
@@ -219,9 +241,11 @@ Result<uint64_t> ParseSize(std::string_view text) {
   while (!s.empty() && s.back() == ' ') s.pop_back();
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || (v != 0 && mult > UINT64_MAX / v)) {
-    return Status::InvalidArgument("expected a size such as 512KiB, 16MiB, 1GB or a number of bytes, got '" +
-                                   std::string(text) + "'");
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() ||
+      (v != 0 && mult > UINT64_MAX / v)) {
+    return Status::InvalidArgument(
+        "expected a size such as 512KiB, 16MiB, 1GB or a number of bytes, got '" +
+        std::string(text) + "'");
   }
   return v * mult;
 }
@@ -267,8 +291,10 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
       s.String("log_dir", &log_dir);
       s.String("lake_dir", &lake_dir);
       if (!data_dir.empty()) cfg.storage.data_dir = data_dir;
-      cfg.storage.log_dir = log_dir.empty() ? cfg.storage.data_dir / "log" : std::filesystem::path(log_dir);
-      cfg.storage.lake_dir = lake_dir.empty() ? cfg.storage.data_dir / "lake" : std::filesystem::path(lake_dir);
+      cfg.storage.log_dir =
+          log_dir.empty() ? cfg.storage.data_dir / "log" : std::filesystem::path(log_dir);
+      cfg.storage.lake_dir =
+          lake_dir.empty() ? cfg.storage.data_dir / "lake" : std::filesystem::path(lake_dir);
     }
     {
       Section s(top.Raw("limits"), "limits", &errors);
@@ -283,7 +309,8 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
         s.Error("max_event_bytes", "is larger than max_request_bytes, so no event could ever fit");
       }
       if (l.max_request_bytes > l.max_pending_bytes) {
-        s.Error("max_request_bytes", "is larger than max_pending_bytes, so such a request could never be queued");
+        s.Error("max_request_bytes",
+                "is larger than max_pending_bytes, so such a request could never be queued");
       }
       if (l.disk_budget != 0 && l.disk_budget < (64ull << 20)) {
         s.Error("disk_budget", "must be 0 (unlimited) or at least 64MiB");
@@ -297,7 +324,8 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
       TopicDecl t;
       t.bus.name = name;
       s.Size("segment_bytes", &t.bus.segment_bytes, 1 << 20, 4ull << 30);
-      s.Duration("retention", &t.bus.retention, std::chrono::seconds(0), std::chrono::hours(24 * 365));
+      s.Duration("retention", &t.bus.retention, std::chrono::seconds(0),
+                 std::chrono::hours(24 * 365));
       s.String("table", &t.table);
       if (!t.table.empty() && !cfg.tables.count(t.table)) {
         s.Error("table", "no table '" + t.table + "' is declared under tables:");
@@ -309,8 +337,10 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
       SubscriptionDecl d;
       d.bus.name = name;
       s.String("topic", &d.bus.topic);
-      if (d.bus.topic.empty()) s.Error("topic", "every subscription names its topic");
-      else if (!cfg.FindTopic(d.bus.topic)) s.Error("topic", "no topic '" + d.bus.topic + "' is declared under topics:");
+      if (d.bus.topic.empty())
+        s.Error("topic", "every subscription names its topic");
+      else if (!cfg.FindTopic(d.bus.topic))
+        s.Error("topic", "no topic '" + d.bus.topic + "' is declared under topics:");
       s.Duration("visibility_timeout", &d.bus.visibility_timeout, std::chrono::milliseconds(10),
                  std::chrono::hours(12));
       s.Integer("max_receive_count", &d.bus.max_receive_count, 0, 1000);
@@ -318,7 +348,8 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
       s.Integer("max_unacked", &d.bus.max_unacked, 1, 100'000'000);
       if (!d.bus.dead_letter_topic.empty()) {
         if (!cfg.FindTopic(d.bus.dead_letter_topic)) {
-          s.Error("dead_letter_topic", "no topic '" + d.bus.dead_letter_topic + "' is declared under topics:");
+          s.Error("dead_letter_topic",
+                  "no topic '" + d.bus.dead_letter_topic + "' is declared under topics:");
         } else if (d.bus.dead_letter_topic == d.bus.topic) {
           s.Error("dead_letter_topic", "must differ from the subscription's own topic");
         }
@@ -331,8 +362,10 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
         YAML::Node p = s.Raw("filter_policy");
         d.filter_policy_json = p.IsScalar() ? p.Scalar() : YamlToJson(p);
         auto filter = CompileFilter(d.filter_policy_json, d.filter_policy_scope);
-        if (!filter.ok()) s.Error("filter_policy", filter.status().message());
-        else d.bus.filter_policy = std::move(filter).value();
+        if (!filter.ok())
+          s.Error("filter_policy", filter.status().message());
+        else
+          d.bus.filter_policy = std::move(filter).value();
       }
       cfg.subscriptions.push_back(std::move(d));
       ReadNotificationTarget(s, name, &cfg);
@@ -345,17 +378,21 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
       s.String("sha256", &k.sha256_hex);
       static const std::regex hex("^[0-9a-f]{64}$");
       if (!std::regex_match(k.sha256_hex, hex)) {
-        s.Error("sha256", "expected the SHA-256 of the key as 64 lowercase hex digits (see `inlet keygen`)");
+        s.Error("sha256",
+                "expected the SHA-256 of the key as 64 lowercase hex digits (see `inlet keygen`)");
       }
       std::vector<std::string> scopes;
       s.StringList("scopes", &scopes);
       if (scopes.empty()) s.Error("scopes", "an API key needs at least one scope");
       for (const auto& sc : scopes) {
-        if (sc == "query") k.query = true;
-        else if (sc == "admin") k.admin = true;
+        if (sc == "query")
+          k.query = true;
+        else if (sc == "admin")
+          k.admin = true;
         else if (sc.rfind("publish:", 0) == 0) {
           std::string t = sc.substr(8);
-          if (t != "*" && !cfg.FindTopic(t)) s.Error("scopes", "scope '" + sc + "' names an unknown topic");
+          if (t != "*" && !cfg.FindTopic(t))
+            s.Error("scopes", "scope '" + sc + "' names an unknown topic");
           k.publish_topics.push_back(t);
         } else if (sc.rfind("consume:", 0) == 0) {
           std::string sub = sc.substr(8);
@@ -364,8 +401,9 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
           if (!known) s.Error("scopes", "scope '" + sc + "' names an unknown subscription");
           k.consume_subscriptions.push_back(sub);
         } else {
-          s.Error("scopes", "unknown scope '" + sc +
-                                "' (use publish:<topic|*>, consume:<subscription|*>, query, admin)");
+          s.Error("scopes",
+                  "unknown scope '" + sc +
+                      "' (use publish:<topic|*>, consume:<subscription|*>, query, admin)");
         }
       }
       cfg.api_keys.push_back(std::move(k));
@@ -376,13 +414,16 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
     ReadLakeSection(top, &cfg);
     if (cfg.topics.empty()) top.Error("topics", "declare at least one topic");
     if (!cfg.server.auth && !IsLoopback(cfg.server.host)) {
-      errors.Add(root["server"] ? root["server"].Mark() : YAML::Mark::null_mark(), "server.auth",
-                 "authentication may be turned off only on a loopback listener (127.0.0.1, ::1), not "
-                 "on " + cfg.server.host);
+      errors.Add(
+          root["server"] ? root["server"].Mark() : YAML::Mark::null_mark(), "server.auth",
+          "authentication may be turned off only on a loopback listener (127.0.0.1, ::1), not "
+          "on " +
+              cfg.server.host);
     }
     if (cfg.server.auth && cfg.api_keys.empty()) {
-      top.Error("api_keys", "server.auth is on but no API key is declared; add one (inlet keygen) "
-                            "or turn auth off on a loopback listener");
+      top.Error("api_keys",
+                "server.auth is on but no API key is declared; add one (inlet keygen) "
+                "or turn auth off on a loopback listener");
     }
   }
   if (!errors.empty()) return Status::InvalidArgument(errors.Join());

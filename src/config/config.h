@@ -42,7 +42,7 @@ struct LimitsConfig {
   uint64_t max_request_bytes = 16ull << 20;  // after decompression too
   uint32_t max_events_per_request = 10000;
   uint64_t max_pending_bytes = 256ull << 20;  // bytes queued for the log writer, all requests
-  uint64_t disk_budget = 0;                    // log bytes on disk; 0: unlimited
+  uint64_t disk_budget = 0;                   // log bytes on disk; 0: unlimited
   std::chrono::seconds retry_after{1};
 };
 
@@ -50,8 +50,8 @@ enum class Scope { kPublish, kConsume, kQuery, kAdmin };
 
 struct ApiKeyConfig {
   std::string id;
-  std::string sha256_hex;  // of the secret key
-  std::vector<std::string> publish_topics;       // "*" for all
+  std::string sha256_hex;                          // of the secret key
+  std::vector<std::string> publish_topics;         // "*" for all
   std::vector<std::string> consume_subscriptions;  // "*" for all
   bool query = false;
   bool admin = false;
@@ -63,8 +63,8 @@ struct TopicDecl {
 };
 
 struct SubscriptionDecl {
-  bus::SubscriptionConfig bus;       // filter is set by the loader from the policy
-  std::string filter_policy_json;    // "" when none
+  bus::SubscriptionConfig bus;     // filter is set by the loader from the policy
+  std::string filter_policy_json;  // "" when none
   std::string filter_policy_scope = "MessageAttributes";
 };
 

@@ -13,16 +13,20 @@ void ReadDeliverySection(Section& top, Config* cfg) {
     if (d.subscription.empty()) {
       s.Error("subscription", "every delivery stream names the subscription it consumes");
     } else if (!cfg->FindSubscription(d.subscription)) {
-      s.Error("subscription", "no subscription '" + d.subscription + "' is declared under subscriptions:");
+      s.Error("subscription",
+              "no subscription '" + d.subscription + "' is declared under subscriptions:");
     } else {
       const auto* sub = cfg->FindSubscription(d.subscription);
       if (sub->bus.max_receive_count > 0) {
-        s.Error("subscription", "the subscription of a delivery stream must not dead-letter (max_receive_count: 0), "
-                                "or the lake could miss events");
+        s.Error(
+            "subscription",
+            "the subscription of a delivery stream must not dead-letter (max_receive_count: 0), "
+            "or the lake could miss events");
       }
       if (std::any_of(cfg->delivery_streams.begin(), cfg->delivery_streams.end(),
                       [&](const auto& o) { return o.subscription == d.subscription; })) {
-        s.Error("subscription", "subscription '" + d.subscription + "' already feeds another delivery stream");
+        s.Error("subscription",
+                "subscription '" + d.subscription + "' already feeds another delivery stream");
       }
     }
     std::string table;
@@ -36,15 +40,19 @@ void ReadDeliverySection(Section& top, Config* cfg) {
     }
     s.Integer("version", &d.version, 1, 1'000'000);
     s.String("location", &d.location);
-    s.Duration("buffer_interval", &d.buffer_interval, std::chrono::seconds(0), delivery::kMaxBufferInterval);
-    s.Size("buffer_size", &d.buffer_size_bytes, delivery::kMinBufferBytes, delivery::kMaxBufferBytes);
+    s.Duration("buffer_interval", &d.buffer_interval, std::chrono::seconds(0),
+               delivery::kMaxBufferInterval);
+    s.Size("buffer_size", &d.buffer_size_bytes, delivery::kMinBufferBytes,
+           delivery::kMaxBufferBytes);
     s.Duration("idle_flush", &d.idle_flush, std::chrono::seconds(0), std::chrono::hours(1));
     std::string compression;
     s.String("compression", &compression);
     if (!compression.empty()) {
       auto c = delivery::ParseCompression(compression);
-      if (!c.ok()) s.Error("compression", c.status().message());
-      else d.compression = c.value();
+      if (!c.ok())
+        s.Error("compression", c.status().message());
+      else
+        d.compression = c.value();
     }
     s.Integer("compression_level", &d.compression_level, 0, 22);
     s.Integer("row_group_rows", &d.row_group_rows, 2048, 100'000'000);
@@ -54,10 +62,12 @@ void ReadDeliverySection(Section& top, Config* cfg) {
     if (s.Has("partition_keys")) {
       YAML::Node keys = s.Raw("partition_keys");
       if (!keys.IsMap()) {
-        s.Error("partition_keys", "expected a mapping of key names to JSON paths, like os: $.device.os");
+        s.Error("partition_keys",
+                "expected a mapping of key names to JSON paths, like os: $.device.os");
       } else {
         for (const auto& kv : keys) {
-          d.partition_keys.push_back({kv.first.Scalar(), kv.second.IsScalar() ? kv.second.Scalar() : ""});
+          d.partition_keys.push_back(
+              {kv.first.Scalar(), kv.second.IsScalar() ? kv.second.Scalar() : ""});
         }
       }
     }

@@ -74,7 +74,9 @@ class Section {
     seen_.insert(key);
     return valid_ && node_ ? node_[key] : YAML::Node();
   }
-  std::string KeyPath(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string KeyPath(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
   Errors* errors() { return errors_; }
   const YAML::Node& node() const { return node_; }
   void Error(const std::string& key, const std::string& message) {
@@ -161,7 +163,8 @@ class Section {
     }
   }
   // Iterates a mapping of name -> section.
-  void ForEachEntry(const std::string& key, const std::function<void(const std::string&, Section&)>& fn) {
+  void ForEachEntry(const std::string& key,
+                    const std::function<void(const std::string&, Section&)>& fn) {
     if (!Has(key)) return;
     YAML::Node n = node_[key];
     if (!n.IsMap()) return Error(key, "expected a mapping of names to settings");
@@ -181,7 +184,8 @@ class Section {
       const std::string k = kv.first.Scalar();
       if (!seen_.count(k)) {
         std::vector<std::string> allowed(seen_.begin(), seen_.end());
-        errors_->Add(kv.first.Mark(), KeyPath(k), "unknown key (allowed here: " + Join(allowed) + ")");
+        errors_->Add(kv.first.Mark(), KeyPath(k),
+                     "unknown key (allowed here: " + Join(allowed) + ")");
       }
     }
   }

@@ -36,8 +36,8 @@ class ApiKeys {
   // Checks that the request carries a key allowed to do `permission` on
   // `resource` (topic or subscription name; ignored for query/admin). On
   // success returns the key id; otherwise fills *denied with a 401 or 403.
-  bool Authorize(const Request& req, Permission permission, std::string_view resource, std::string* key_id,
-                 Response* denied) const;
+  bool Authorize(const Request& req, Permission permission, std::string_view resource,
+                 std::string* key_id, Response* denied) const;
   bool enabled() const { return enabled_; }
 
  private:

@@ -10,7 +10,6 @@
 
 #include <cstring>
 
-
 namespace inlet::http {
 
 std::string ClientResponse::Header(const std::string& name) const {
@@ -37,7 +36,8 @@ Status HttpClient::Connect() {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (getaddrinfo(host_.c_str(), std::to_string(port_).c_str(), &hints, &res) != 0 || res == nullptr) {
+  if (getaddrinfo(host_.c_str(), std::to_string(port_).c_str(), &hints, &res) != 0 ||
+      res == nullptr) {
     return Status::Unavailable("cannot resolve " + host_);
   }
   int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -54,12 +54,13 @@ Status HttpClient::Connect() {
   return Status::Ok();
 }
 
-Result<ClientResponse> HttpClient::Request(const std::string& method, const std::string& target,
-                                           const std::string& body,
-                                           const std::vector<std::pair<std::string, std::string>>& headers) {
+Result<ClientResponse> HttpClient::Request(
+    const std::string& method, const std::string& target, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host_ + "\r\n";
   for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
-  if (!body.empty() || method == "POST" || method == "PUT") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT")
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n";
   req += body;
   // One retry on a connection the server closed while idle.
@@ -99,7 +100,8 @@ Result<ClientResponse> HttpClient::ReadResponse() {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   auto fill = [&]() -> Status {
     for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return Status(StatusCode::kTimeout, "response timed out");
       pollfd p{fd_, POLLIN, 0};
       int pr = ::poll(&p, 1, static_cast<int>(left.count()));

@@ -23,14 +23,16 @@ struct ClientResponse {
 
 class HttpClient {
  public:
-  HttpClient(std::string host, uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  HttpClient(std::string host, uint16_t port,
+             std::chrono::milliseconds timeout = std::chrono::seconds(30));
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends a request and reads the whole response (Content-Length or chunked).
-  Result<ClientResponse> Request(const std::string& method, const std::string& target, const std::string& body = "",
-                                 const std::vector<std::pair<std::string, std::string>>& headers = {});
+  Result<ClientResponse> Request(
+      const std::string& method, const std::string& target, const std::string& body = "",
+      const std::vector<std::pair<std::string, std::string>>& headers = {});
   // Sends raw bytes as they are (for malformed-request tests), then reads a response.
   Result<ClientResponse> Raw(const std::string& bytes);
   void Close();

@@ -1,10 +1,10 @@
 #include "http/http_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
-
 #include <optional>
 
 namespace inlet::http {
@@ -67,11 +67,21 @@ std::string JsonEscape(std::string_view s) {
   out.reserve(s.size() + 8);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -88,7 +98,8 @@ std::string JsonEscape(std::string_view s) {
 Response ErrorResponse(int status, std::string_view code, std::string_view message) {
   Response r;
   r.status = status;
-  r.body = "{\"error\":{\"code\":\"" + JsonEscape(code) + "\",\"message\":\"" + JsonEscape(message) + "\"}}";
+  r.body = "{\"error\":{\"code\":\"" + JsonEscape(code) + "\",\"message\":\"" +
+           JsonEscape(message) + "\"}}";
   return r;
 }
 
@@ -100,8 +111,7 @@ struct HttpServer::Impl {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, HttpServer* server)
-      : stream_(std::move(socket)), server_(server) {
+  Connection(tcp::socket socket, HttpServer* server) : stream_(std::move(socket)), server_(server) {
     server_->open_connections_.fetch_add(1);
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
@@ -120,28 +130,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->header_limit(server_->options_.max_header_bytes);
     parser_->body_limit(server_->options_.max_body_bytes);
     stream_.expires_after(server_->options_.idle_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
-                               self->OnHeader(ec);
-                             });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     auto& req = parser_->get();
-    if (parser_->content_length() && *parser_->content_length() > server_->options_.max_body_bytes) {
+    if (parser_->content_length() &&
+        *parser_->content_length() > server_->options_.max_body_bytes) {
       keep_alive_ = false;
       return Send(ErrorResponse(413, "request_too_large",
-                                "the request body of " + std::to_string(*parser_->content_length()) +
+                                "the request body of " +
+                                    std::to_string(*parser_->content_length()) +
                                     " bytes exceeds the limit of " +
                                     std::to_string(server_->options_.max_body_bytes) + " bytes"));
     }
     if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
-      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, req.version());
-      bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
-        if (ec) return self->Close();
-        self->ReadBody();
-      });
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                       req.version());
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                           if (ec) return self->Close();
+                           self->ReadBody();
+                         });
       return;
     }
     ReadBody();
@@ -149,14 +162,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void ReadBody() {
     stream_.expires_after(server_->options_.request_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->OnRequest(ec);
-    });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRequest(ec); });
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+        ec == beast::error::timeout || ec == asio::error::connection_reset ||
+        ec == asio::error::operation_aborted) {
       return Close();
     }
     keep_alive_ = false;
@@ -204,7 +218,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.expires_never();
     auto self = shared_from_this();
     server_->Dispatch(std::move(req), [self](Response r) {
-      asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->Send(std::move(r)); });
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r)]() mutable { self->Send(std::move(r)); });
     });
   }
 
@@ -219,10 +234,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res->body() = std::move(r.body);
     res->prepare_payload();
     stream_.expires_after(server_->options_.request_timeout);
-    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-      if (ec || !self->keep_alive_) return self->Close();
-      self->ReadHeader();
-    });
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                         if (ec || !self->keep_alive_) return self->Close();
+                         self->ReadHeader();
+                       });
   }
 
   void Close() {
@@ -253,7 +269,8 @@ void HttpServer::Dispatch(Request&& req, Responder respond) const {
   for (const auto& r : routes_) {
     if (r.segments.size() != segs.size()) {
       // A trailing "{*}" matches the rest of the path.
-      if (r.segments.empty() || r.segments.back() != "{*}" || segs.size() < r.segments.size() - 1) continue;
+      if (r.segments.empty() || r.segments.back() != "{*}" || segs.size() < r.segments.size() - 1)
+        continue;
     }
     std::map<std::string, std::string> params;
     bool ok = true;
@@ -286,7 +303,8 @@ void HttpServer::Dispatch(Request&& req, Responder respond) const {
     return;
   }
   if (path_matched) {
-    respond(ErrorResponse(405, "method_not_allowed", "method " + req.method + " is not allowed on " + req.path));
+    respond(ErrorResponse(405, "method_not_allowed",
+                          "method " + req.method + " is not allowed on " + req.path));
   } else {
     respond(ErrorResponse(404, "not_found", "no such endpoint: " + req.path));
   }
@@ -294,8 +312,10 @@ void HttpServer::Dispatch(Request&& req, Responder respond) const {
 
 Status HttpServer::Start() {
   beast::error_code ec;
-  auto address = asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
-  if (ec) return Status::InvalidArgument("cannot listen on '" + options_.host + "': " + ec.message());
+  auto address =
+      asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
+  if (ec)
+    return Status::InvalidArgument("cannot listen on '" + options_.host + "': " + ec.message());
   tcp::endpoint ep(address, options_.port);
   impl_->acceptor.emplace(impl_->io);
   auto& acc = *impl_->acceptor;
@@ -304,24 +324,25 @@ Status HttpServer::Start() {
   if (!ec) acc.bind(ep, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status::Unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                               ": " + ec.message());
+    return Status::Unavailable("cannot listen on " + options_.host + ":" +
+                               std::to_string(options_.port) + ": " + ec.message());
   }
   bound_port_ = acc.local_endpoint().port();
   impl_->work.emplace(impl_->io.get_executor());
   accept_ = [this] {
-    impl_->acceptor->async_accept(asio::make_strand(impl_->io), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !impl_->acceptor->is_open()) return;
-      if (!ec) {
-        if (open_connections_.load() >= options_.max_connections) {
-          beast::error_code ignored;
-          socket.close(ignored);
-        } else {
-          std::make_shared<Connection>(std::move(socket), this)->Start();
-        }
-      }
-      accept_();
-    });
+    impl_->acceptor->async_accept(
+        asio::make_strand(impl_->io), [this](beast::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted || !impl_->acceptor->is_open()) return;
+          if (!ec) {
+            if (open_connections_.load() >= options_.max_connections) {
+              beast::error_code ignored;
+              socket.close(ignored);
+            } else {
+              std::make_shared<Connection>(std::move(socket), this)->Start();
+            }
+          }
+          accept_();
+        });
   };
   accept_();
   for (int i = 0; i < options_.threads; ++i) {

@@ -1,9 +1,8 @@
 #include "ingest/body_parser.h"
 
+#include <simdjson.h>
 #include <zlib.h>
 #include <zstd.h>
-
-#include <simdjson.h>
 
 #include <algorithm>
 #include <cstring>
@@ -30,9 +29,12 @@ std::string LowerNoParams(std::string_view v) {
 
 const char* Category(simdjson::error_code e) {
   switch (e) {
-    case simdjson::UTF8_ERROR: return "invalid_utf8";
-    case simdjson::DEPTH_ERROR: return "too_deep";
-    default: return "malformed_json";
+    case simdjson::UTF8_ERROR:
+      return "invalid_utf8";
+    case simdjson::DEPTH_ERROR:
+      return "too_deep";
+    default:
+      return "malformed_json";
   }
 }
 
@@ -160,7 +162,8 @@ struct BodyParser::Impl {
   bool CheckEvent(std::string_view ev, size_t index, const BodyLimits& limits, ParsedBody* out) {
     if (ev.size() > limits.max_event_bytes) {
       out->rejected.push_back({index, "too_large",
-                               "event of " + std::to_string(ev.size()) + " bytes exceeds the limit of " +
+                               "event of " + std::to_string(ev.size()) +
+                                   " bytes exceeds the limit of " +
                                    std::to_string(limits.max_event_bytes) + " bytes"});
       return false;
     }
@@ -175,7 +178,8 @@ struct BodyParser::Impl {
       return true;  // valid JSON with a number beyond 64 bits: stored as sent
     }
     if (err) {
-      out->rejected.push_back({index, Category(err), std::string("not valid JSON: ") + simdjson::error_message(err)});
+      out->rejected.push_back(
+          {index, Category(err), std::string("not valid JSON: ") + simdjson::error_message(err)});
       return false;
     }
     if (!el.is_object()) {
@@ -201,8 +205,8 @@ Result<BodyFormat> BodyParser::FormatOf(std::string_view content_type) {
                              "application/x-ndjson (one object per line)");
 }
 
-Status BodyParser::Decode(std::string&& body, std::string_view content_encoding, const BodyLimits& limits,
-                          BodyError* error) {
+Status BodyParser::Decode(std::string&& body, std::string_view content_encoding,
+                          const BodyLimits& limits, BodyError* error) {
   const std::string enc = LowerNoParams(content_encoding);
   std::string& out = impl_->decoded;
   out.clear();
@@ -238,7 +242,8 @@ Status BodyParser::Decode(std::string&& body, std::string_view content_encoding,
     inflateEnd(&zs);
     if (rc != Z_STREAM_END) {
       *error = BodyError::kBadEncoding;
-      return Status::InvalidArgument("the body is not valid " + enc + " data (truncated or corrupt)");
+      return Status::InvalidArgument("the body is not valid " + enc +
+                                     " data (truncated or corrupt)");
     }
   } else if (enc == "zstd") {
     ZSTD_DStream* ds = ZSTD_createDStream();
@@ -271,13 +276,14 @@ Status BodyParser::Decode(std::string&& body, std::string_view content_encoding,
   }
   if (out.size() > limits.max_body_bytes) {
     *error = BodyError::kTooLarge;
-    return Status::InvalidArgument("the body exceeds the limit of " + std::to_string(limits.max_body_bytes) +
-                                   " bytes");
+    return Status::InvalidArgument("the body exceeds the limit of " +
+                                   std::to_string(limits.max_body_bytes) + " bytes");
   }
   return Status::Ok();
 }
 
-Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody* out, BodyError* error) {
+Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody* out,
+                         BodyError* error) {
   out->events.clear();
   out->indexes.clear();
   out->rejected.clear();
@@ -285,11 +291,13 @@ Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody
   std::string_view body = Trim(impl_->decoded);
   if (body.empty()) {
     *error = BodyError::kEmpty;
-    return Status::InvalidArgument("the body is empty: send a JSON object, an array of objects or NDJSON");
+    return Status::InvalidArgument(
+        "the body is empty: send a JSON object, an array of objects or NDJSON");
   }
   auto too_many = [&](size_t n) {
     *error = BodyError::kTooManyEvents;
-    return Status::InvalidArgument("the request holds " + std::to_string(n) + " or more events, above the limit of " +
+    return Status::InvalidArgument("the request holds " + std::to_string(n) +
+                                   " or more events, above the limit of " +
                                    std::to_string(limits.max_events) + " per request");
   };
   if (format == BodyFormat::kNdjson) {
@@ -318,10 +326,12 @@ Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody
     // Check the whole array, then slice each element's exact bytes.
     simdjson::dom::element root;
     auto err = impl_->dom.parse(body.data(), body.size(), true).get(root);
-    if (err == simdjson::NUMBER_ERROR && ValidJsonSyntax(body, kMaxDepth + 1)) err = simdjson::SUCCESS;
+    if (err == simdjson::NUMBER_ERROR && ValidJsonSyntax(body, kMaxDepth + 1))
+      err = simdjson::SUCCESS;
     if (err) {
       *error = BodyError::kNotJson;
-      return Status::InvalidArgument(std::string("the body is not valid JSON: ") + simdjson::error_message(err));
+      return Status::InvalidArgument(std::string("the body is not valid JSON: ") +
+                                     simdjson::error_message(err));
     }
     std::vector<std::pair<size_t, size_t>> spans;  // offsets into `body`
     size_t pos = 1, depth = 0, start = std::string_view::npos;

@@ -37,7 +37,15 @@ struct ParsedBody {
 };
 
 // Why a whole request is refused; maps to an HTTP status.
-enum class BodyError { kNone, kNotJson, kTooLarge, kTooManyEvents, kBadEncoding, kUnsupportedEncoding, kEmpty };
+enum class BodyError {
+  kNone,
+  kNotJson,
+  kTooLarge,
+  kTooManyEvents,
+  kBadEncoding,
+  kUnsupportedEncoding,
+  kEmpty
+};
 
 class BodyParser {
  public:

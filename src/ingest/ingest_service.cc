@@ -26,7 +26,8 @@ struct IngestService::TopicMetrics {
   std::string topic;
   void Reject(const std::string& reason, uint64_t n = 1) {
     registry
-        ->GetCounter("inlet_ingest_rejected_total", "Events or requests refused at ingest, by reason",
+        ->GetCounter("inlet_ingest_rejected_total",
+                     "Events or requests refused at ingest, by reason",
                      "topic=\"" + topic + "\",reason=\"" + reason + "\"")
         .Inc(n);
   }
@@ -40,7 +41,8 @@ IngestService::IngestService(bus::Bus* bus, const config::Config& config, const 
     auto m = std::make_unique<TopicMetrics>();
     m->events = &metrics->GetCounter("inlet_ingest_events_total", "Events accepted and durable", l);
     m->bytes = &metrics->GetCounter("inlet_ingest_bytes_total", "Bytes of accepted events", l);
-    m->requests = &metrics->GetCounter("inlet_ingest_requests_total", "Publish requests answered", l);
+    m->requests =
+        &metrics->GetCounter("inlet_ingest_requests_total", "Publish requests answered", l);
     m->ack_latency = &metrics->GetHistogram("inlet_ingest_ack_latency_seconds",
                                             "Time from request to durable acknowledgement", l);
     m->registry = metrics;
@@ -68,7 +70,8 @@ void IngestService::RegisterRoutes(http::HttpServer* server) {
 
 namespace {
 
-Response RetryLater(int status, std::string_view code, const std::string& message, std::chrono::seconds after) {
+Response RetryLater(int status, std::string_view code, const std::string& message,
+                    std::chrono::seconds after) {
   Response r = ErrorResponse(status, code, message);
   r.headers.emplace_back("Retry-After", std::to_string(after.count()));
   return r;
@@ -78,8 +81,9 @@ std::string RejectedJson(const std::vector<RejectedEvent>& rejected) {
   std::string out = "[";
   for (size_t i = 0; i < rejected.size(); ++i) {
     const auto& r = rejected[i];
-    out += (i ? "," : "") + std::string("{\"index\":") + std::to_string(r.index) + ",\"category\":\"" +
-           JsonEscape(r.category) + "\",\"message\":\"" + JsonEscape(r.message) + "\"}";
+    out += (i ? "," : "") + std::string("{\"index\":") + std::to_string(r.index) +
+           ",\"category\":\"" + JsonEscape(r.category) + "\",\"message\":\"" +
+           JsonEscape(r.message) + "\"}";
   }
   return out + "]";
 }
@@ -91,7 +95,8 @@ void IngestService::Publish(Request&& req, Responder respond) {
   const std::string& topic_name = req.params["topic"];
   std::string key_id;
   Response denied;
-  const bool allowed = keys_->Authorize(req, http::Permission::kPublish, topic_name, &key_id, &denied);
+  const bool allowed =
+      keys_->Authorize(req, http::Permission::kPublish, topic_name, &key_id, &denied);
   if (!allowed && denied.status == 401) return respond(std::move(denied));
   bus::Topic* topic = bus_->FindTopic(topic_name);
   auto tm = topic_metrics_.find(topic_name);
@@ -128,15 +133,29 @@ void IngestService::Publish(Request&& req, Responder respond) {
     int status = 400;
     std::string code = "bad_request";
     switch (error) {
-      case BodyError::kTooLarge: status = 413; code = "too_large"; break;
-      case BodyError::kTooManyEvents: status = 413; code = "too_many_events"; break;
-      case BodyError::kUnsupportedEncoding: status = 415; code = "unsupported_encoding"; break;
-      case BodyError::kBadEncoding: code = "bad_encoding"; break;
+      case BodyError::kTooLarge:
+        status = 413;
+        code = "too_large";
+        break;
+      case BodyError::kTooManyEvents:
+        status = 413;
+        code = "too_many_events";
+        break;
+      case BodyError::kUnsupportedEncoding:
+        status = 415;
+        code = "unsupported_encoding";
+        break;
+      case BodyError::kBadEncoding:
+        code = "bad_encoding";
+        break;
       case BodyError::kNotJson:
         code = parser.error_category().empty() ? "malformed_json" : parser.error_category();
         break;
-      case BodyError::kEmpty: code = "empty"; break;
-      case BodyError::kNone: break;
+      case BodyError::kEmpty:
+        code = "empty";
+        break;
+      case BodyError::kNone:
+        break;
     }
     m.Reject(code);
     return respond(ErrorResponse(status, code, st.message()));
@@ -145,8 +164,11 @@ void IngestService::Publish(Request&& req, Responder respond) {
   if (parsed.events.empty()) {
     Response r;
     r.status = 400;
-    r.body = "{\"error\":{\"code\":\"all_rejected\",\"message\":\"every event of the request was rejected\"},"
-             "\"accepted\":0,\"rejected\":" + RejectedJson(parsed.rejected) + "}";
+    r.body =
+        "{\"error\":{\"code\":\"all_rejected\",\"message\":\"every event of the request was "
+        "rejected\"},"
+        "\"accepted\":0,\"rejected\":" +
+        RejectedJson(parsed.rejected) + "}";
     return respond(std::move(r));
   }
   std::vector<bus::OutgoingEvent> events;
@@ -160,8 +182,8 @@ void IngestService::Publish(Request&& req, Responder respond) {
   std::string rejected_json = parsed.rejected.empty() ? "" : RejectedJson(parsed.rejected);
   const auto retry_after = config_.limits.retry_after;
   topic->PublishAsync(std::move(events), [&m, respond = std::move(respond), accepted, bytes, start,
-                                          rejected_json = std::move(rejected_json), retry_after](
-                                             Result<bus::SeqRange> result) mutable {
+                                          rejected_json = std::move(rejected_json),
+                                          retry_after](Result<bus::SeqRange> result) mutable {
     m.requests->Inc();
     if (!result.ok()) {
       const Status& s = result.status();
@@ -174,14 +196,17 @@ void IngestService::Publish(Request&& req, Responder respond) {
           return respond(RetryLater(503, "back_pressure", s.message(), retry_after));
         default:
           m.Reject("unavailable", accepted);
-          return respond(RetryLater(503, "unavailable", "events not stored: " + s.message(), retry_after));
+          return respond(
+              RetryLater(503, "unavailable", "events not stored: " + s.message(), retry_after));
       }
     }
     m.events->Inc(accepted);
     m.bytes->Inc(bytes);
-    m.ack_latency->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    m.ack_latency->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     Response r;
-    r.body = "{\"accepted\":" + std::to_string(accepted) + ",\"first_seq\":" + std::to_string(result->first) +
+    r.body = "{\"accepted\":" + std::to_string(accepted) +
+             ",\"first_seq\":" + std::to_string(result->first) +
              ",\"last_seq\":" + std::to_string(result->last);
     if (!rejected_json.empty()) r.body += ",\"rejected\":" + rejected_json;
     r.body += "}";
@@ -238,11 +263,14 @@ void IngestService::Receive(Request&& req, Responder respond) {
   if (!req.body.empty()) {
     simdjson::dom::parser p;
     simdjson::dom::element root;
-    if (p.parse(req.body).get(root) || !root.is_object() || !NumberField(root, "max_messages", &max) ||
-        !NumberField(root, "wait_time_seconds", &wait) || !NumberField(root, "visibility_timeout_seconds", &vis)) {
-      return respond(ErrorResponse(400, "bad_request",
-                                   "expected a JSON object with optional numbers max_messages (1-10000), "
-                                   "wait_time_seconds (0-20) and visibility_timeout_seconds"));
+    if (p.parse(req.body).get(root) || !root.is_object() ||
+        !NumberField(root, "max_messages", &max) ||
+        !NumberField(root, "wait_time_seconds", &wait) ||
+        !NumberField(root, "visibility_timeout_seconds", &vis)) {
+      return respond(
+          ErrorResponse(400, "bad_request",
+                        "expected a JSON object with optional numbers max_messages (1-10000), "
+                        "wait_time_seconds (0-20) and visibility_timeout_seconds"));
     }
   }
   if (max < 1 || max > 10000 || wait < 0 || wait > 20 || vis > 43200) {
@@ -268,10 +296,12 @@ void IngestService::Receive(Request&& req, Responder respond) {
       r.body += first ? "" : ",";
       first = false;
       r.body += "{\"seq\":" + std::to_string(d.message.seq) + ",\"receipt_handle\":\"" +
-                JsonEscape(d.receipt.Encode(name)) + "\",\"receive_count\":" + std::to_string(d.receipt.attempt) +
-                ",\"arrival_time\":\"" + FormatRfc3339Micros(d.message.arrival_us) + "\",\"key_id\":\"" +
-                JsonEscape(d.message.key_id) + "\",\"attributes\":" +
-                (d.message.attributes.empty() ? "{}" : d.message.attributes) + ",\"body\":" + d.message.payload + "}";
+                JsonEscape(d.receipt.Encode(name)) +
+                "\",\"receive_count\":" + std::to_string(d.receipt.attempt) +
+                ",\"arrival_time\":\"" + FormatRfc3339Micros(d.message.arrival_us) +
+                "\",\"key_id\":\"" + JsonEscape(d.message.key_id) + "\",\"attributes\":" +
+                (d.message.attributes.empty() ? "{}" : d.message.attributes) +
+                ",\"body\":" + d.message.payload + "}";
     }
     r.body += "]}";
     (*shared_respond)(std::move(r));
@@ -304,10 +334,12 @@ void IngestService::Ack(Request&& req, Responder respond, bool nack) {
     if (!r.ok()) return respond(ErrorResponse(400, "bad_receipt", r.status().message()));
     receipts.push_back(r.value());
   }
-  Status st = nack ? c->Nack(receipts, bus::Millis(static_cast<int64_t>(delay * 1000))) : c->Ack(receipts);
+  Status st =
+      nack ? c->Nack(receipts, bus::Millis(static_cast<int64_t>(delay * 1000))) : c->Ack(receipts);
   if (!st.ok()) return respond(ErrorResponse(503, "unavailable", st.message()));
   Response r;
-  r.body = std::string("{\"") + (nack ? "nacked" : "acked") + "\":" + std::to_string(receipts.size()) + "}";
+  r.body = std::string("{\"") + (nack ? "nacked" : "acked") +
+           "\":" + std::to_string(receipts.size()) + "}";
   respond(std::move(r));
 }
 
@@ -319,9 +351,10 @@ void IngestService::Describe(Request&& req, Responder respond) {
   char age[32];
   std::snprintf(age, sizeof(age), "%.3f", s.oldest_unacked_age_s);
   r.body = "{\"name\":\"" + JsonEscape(c->name()) + "\",\"backlog\":" + std::to_string(s.backlog) +
-           ",\"in_flight\":" + std::to_string(s.in_flight) + ",\"dead_lettered\":" + std::to_string(s.dead_lettered) +
-           ",\"delivered\":" + std::to_string(s.delivered) + ",\"acked\":" + std::to_string(s.acked) +
-           ",\"oldest_unacked_age_seconds\":" + age + "}";
+           ",\"in_flight\":" + std::to_string(s.in_flight) +
+           ",\"dead_lettered\":" + std::to_string(s.dead_lettered) +
+           ",\"delivered\":" + std::to_string(s.delivered) +
+           ",\"acked\":" + std::to_string(s.acked) + ",\"oldest_unacked_age_seconds\":" + age + "}";
   respond(std::move(r));
 }
 
@@ -341,19 +374,25 @@ void IngestService::TestPolicy(Request&& req, Responder respond) {
                           why + "; expected {\"policy\": {...}, \"scope\": \"MessageAttributes\" | "
                                 "\"MessageBody\", \"message\": {...} or \"attributes\": {...}}"));
   };
-  if (p.parse(req.body).get(root) || !root.is_object()) return usage("the body is not a JSON object");
+  if (p.parse(req.body).get(root) || !root.is_object())
+    return usage("the body is not a JSON object");
   simdjson::dom::element policy, message;
   if (root["policy"].get(policy)) return usage("missing \"policy\"");
   std::string policy_json;
-  if (policy.is_string()) policy_json = std::string(std::string_view(policy));
-  else policy_json = simdjson::minify(policy);
-  std::string_view scope_text = root["scope"].is_string() ? std::string_view(root["scope"]) : std::string_view();
+  if (policy.is_string())
+    policy_json = std::string(std::string_view(policy));
+  else
+    policy_json = simdjson::minify(policy);
+  std::string_view scope_text =
+      root["scope"].is_string() ? std::string_view(root["scope"]) : std::string_view();
   const bool has_attrs = !root["attributes"].get(message);
-  if (!has_attrs && root["message"].get(message)) return usage("missing \"message\" or \"attributes\"");
+  if (!has_attrs && root["message"].get(message))
+    return usage("missing \"message\" or \"attributes\"");
   if (scope_text.empty()) scope_text = has_attrs ? "MessageAttributes" : "MessageBody";
   auto scope = bus::ParsePolicyScope(scope_text);
   if (!scope.ok()) return usage(scope.status().message());
-  const std::string subject = message.is_string() ? std::string(std::string_view(message)) : simdjson::minify(message);
+  const std::string subject =
+      message.is_string() ? std::string(std::string_view(message)) : simdjson::minify(message);
   auto result = bus::TestPolicy(policy_json, scope.value(), subject);
   if (!result.ok()) return respond(ErrorResponse(400, "invalid_policy", result.status().message()));
   Response r;

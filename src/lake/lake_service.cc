@@ -5,6 +5,8 @@
 #include <chrono>
 #include <map>
 
+#include "lake/versions.h"
+
 namespace inlet::lake {
 
 namespace fs = std::filesystem;
@@ -52,6 +54,11 @@ Result<std::unique_ptr<LakeService>> LakeService::Open(const LakeConfig& config,
       return Status(put.status().code(),
                     "registering " + r.schema.QualifiedName() + ": " + put.status().message());
   }
+  // Registering reset the locations to the configuration: re-apply the table
+  // versions made current by `inlet versions use` (docs/reprocessing.md).
+  auto versions = TableVersions::Open(s->catalog_.get());
+  if (!versions.ok()) return versions.status();
+  INLET_RETURN_IF_ERROR((*versions)->ApplyCurrent());
   auto engine =
       QueryEngine::Open(config.query, lake_dir, s->catalog_.get(), std::move(engine_options));
   if (!engine.ok()) return engine.status();

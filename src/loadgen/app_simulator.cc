@@ -57,7 +57,8 @@ struct Person {
 double Meters(const Poi& a, const Poi& b) {
   const double dlat = (b.lat - a.lat) * kPi / 180, dlon = (b.lon - a.lon) * kPi / 180;
   const double h = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(a.lat * kPi / 180) * std::cos(b.lat * kPi / 180) * std::sin(dlon / 2) * std::sin(dlon / 2);
+                   std::cos(a.lat * kPi / 180) * std::cos(b.lat * kPi / 180) * std::sin(dlon / 2) *
+                       std::sin(dlon / 2);
   return 2 * kEarthRadiusM * std::asin(std::sqrt(h));
 }
 
@@ -77,8 +78,9 @@ Result<std::vector<Poi>> LoadPoiCsv(const std::filesystem::path& path) {
     }
     return -1;
   };
-  const int id = col({"id", "Station ID"}), name = col({"name", "Stop Name"}), lat = col({"lat", "GTFS Latitude"}),
-            lon = col({"lon", "GTFS Longitude"}), radius = col({"radius_m"});
+  const int id = col({"id", "Station ID"}), name = col({"name", "Stop Name"}),
+            lat = col({"lat", "GTFS Latitude"}), lon = col({"lon", "GTFS Longitude"}),
+            radius = col({"radius_m"});
   if (lat < 0 || lon < 0 || name < 0) {
     return Status::InvalidArgument(path.string() + ": the header needs name, lat and lon columns");
   }
@@ -89,7 +91,8 @@ Result<std::vector<Poi>> LoadPoiCsv(const std::filesystem::path& path) {
     if (line.empty()) continue;
     auto f = SplitCsvLine(line);
     if (static_cast<int>(f.size()) <= std::max({lat, lon, name, id, radius})) {
-      return Status::InvalidArgument(path.string() + ":" + std::to_string(line_no) + ": too few columns");
+      return Status::InvalidArgument(path.string() + ":" + std::to_string(line_no) +
+                                     ": too few columns");
     }
     Poi p;
     p.id = id >= 0 ? f[id] : std::to_string(pois.size() + 1);
@@ -99,7 +102,8 @@ Result<std::vector<Poi>> LoadPoiCsv(const std::filesystem::path& path) {
       p.lon = std::stod(f[lon]);
       if (radius >= 0 && !f[radius].empty()) p.radius_m = std::stod(f[radius]);
     } catch (const std::exception&) {
-      return Status::InvalidArgument(path.string() + ":" + std::to_string(line_no) + ": lat, lon and radius_m must be numbers");
+      return Status::InvalidArgument(path.string() + ":" + std::to_string(line_no) +
+                                     ": lat, lon and radius_m must be numbers");
     }
     pois.push_back(std::move(p));
   }
@@ -126,7 +130,8 @@ void AppSimulator::Run() {
   std::mt19937_64 rng(o.seed);
   std::uniform_real_distribution<double> unit(0, 1);
   // Age bands of app users, and how people spell their gender.
-  const std::vector<std::pair<int, int>> bands = {{16, 24}, {25, 34}, {35, 44}, {45, 54}, {55, 64}, {65, 85}};
+  const std::vector<std::pair<int, int>> bands = {{16, 24}, {25, 34}, {35, 44},
+                                                  {45, 54}, {55, 64}, {65, 85}};
   std::discrete_distribution<int> band_of({15, 26, 21, 16, 12, 10});
   const std::vector<std::string> female = {"female", "F", "woman", "Female"};
   const std::vector<std::string> male = {"male", "M", "man", "Male"};
@@ -144,12 +149,14 @@ void AppSimulator::Run() {
     if (unit(rng) < 0.3) {
       const int year = 2026 - p.age;
       char buf[48];
-      std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d", year - 1 + (rng() % 2 == 0), 1 + static_cast<int>(rng() % 12),
-                    1 + static_cast<int>(rng() % 28));
+      std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d", year - 1 + (rng() % 2 == 0),
+                    1 + static_cast<int>(rng() % 12), 1 + static_cast<int>(rng() % 28));
       p.birth_date = buf;
     }
     const double g = unit(rng);
-    p.gender = g < 0.48 ? female[rng() % female.size()] : g < 0.96 ? male[rng() % male.size()] : other[rng() % other.size()];
+    p.gender = g < 0.48   ? female[rng() % female.size()]
+               : g < 0.96 ? male[rng() % male.size()]
+                          : other[rng() % other.size()];
     p.from = p.to = rng() % o.pois.size();
     p.leave_at = unit(rng) * 600;  // initial dwell, simulated seconds
     p.jitter_lat = (unit(rng) - 0.5);
@@ -172,7 +179,8 @@ void AppSimulator::Run() {
     const Poi& b = o.pois[p.to];
     double lat, lon, r;
     if (t < p.arrive_at) {  // on the way
-      const double f = std::clamp((t - p.depart_at) / std::max(1.0, p.arrive_at - p.depart_at), 0.0, 1.0);
+      const double f =
+          std::clamp((t - p.depart_at) / std::max(1.0, p.arrive_at - p.depart_at), 0.0, 1.0);
       lat = a.lat + (b.lat - a.lat) * f;
       lon = a.lon + (b.lon - a.lon) * f;
       r = 10;
@@ -189,14 +197,16 @@ void AppSimulator::Run() {
   };
 
   http::HttpClient client(o.host, o.port, std::chrono::seconds(30));
-  std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/x-ndjson"}};
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"Content-Type", "application/x-ndjson"}};
   if (!o.api_key.empty()) headers.emplace_back("Authorization", "Bearer " + o.api_key);
   const std::string target = "/v1/topics/" + o.topic + "/events";
   uint64_t n = 0;
   auto next = std::chrono::steady_clock::now();
   std::string body;
   while (!stop_) {
-    next += std::chrono::microseconds(static_cast<int64_t>(1e6 * o.batch / std::max(1.0, o.events_per_second)));
+    next += std::chrono::microseconds(
+        static_cast<int64_t>(1e6 * o.batch / std::max(1.0, o.events_per_second)));
     std::this_thread::sleep_until(next);
     const double t = sim_now();
     const std::string ts = FormatRfc3339Micros(start_us + static_cast<int64_t>(t * 1e6));
@@ -207,13 +217,16 @@ void AppSimulator::Run() {
       position(p, t);
       char coords[96];
       std::snprintf(coords, sizeof(coords), "\"lat\":%.6f,\"lon\":%.6f", p.lat, p.lon);
-      std::string ev = "{\"event_id\":\"ev-" + std::to_string(start_us) + "-" + std::to_string(n) + "\",\"user_id\":\"" +
-                       p.user_id + "\",\"event_type\":\"location\",\"ts\":\"" + ts + "\"," + coords +
+      std::string ev = "{\"event_id\":\"ev-" + std::to_string(start_us) + "-" + std::to_string(n) +
+                       "\",\"user_id\":\"" + p.user_id +
+                       "\",\"event_type\":\"location\",\"ts\":\"" + ts + "\"," + coords +
                        ",\"accuracy_m\":" + std::to_string(5 + rng() % 20);
-      ev += p.birth_date.empty() ? ",\"age\":" + std::to_string(p.age) : ",\"birth_date\":\"" + p.birth_date + "\"";
+      ev += p.birth_date.empty() ? ",\"age\":" + std::to_string(p.age)
+                                 : ",\"birth_date\":\"" + p.birth_date + "\"";
       if (!p.gender.empty()) ev += ",\"gender\":\"" + p.gender + "\"";
-      ev += ",\"email\":\"" + p.user_id + "@example.com\",\"ip\":\"203.0.113." + std::to_string(rng() % 254 + 1) +
-            "\",\"device\":{\"os\":\"" + (rng() % 2 ? "android" : "ios") + "\",\"os_version\":\"" +
+      ev += ",\"email\":\"" + p.user_id + "@example.com\",\"ip\":\"203.0.113." +
+            std::to_string(rng() % 254 + 1) + "\",\"device\":{\"os\":\"" +
+            (rng() % 2 ? "android" : "ios") + "\",\"os_version\":\"" +
             std::to_string(14 + rng() % 4) + "\",\"model\":\"phone\"}}";
       if (unit(rng) < o.invalid_share) {
         switch (rng() % 5) {

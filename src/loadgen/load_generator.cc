@@ -34,16 +34,23 @@ class Template {
       pos = close + 2;
     }
   }
-  void Expand(std::string* out, const std::string& id, uint64_t seq, const std::string& ts, std::mt19937_64& rng) const {
+  void Expand(std::string* out, const std::string& id, uint64_t seq, const std::string& ts,
+              std::mt19937_64& rng) const {
     for (const auto& [lit, ph] : parts_) {
       out->append(lit);
       if (ph.empty()) continue;
-      if (ph == "id") out->append(id);
-      else if (ph == "seq") out->append(std::to_string(seq));
-      else if (ph == "ts") out->append(ts);
-      else if (ph == "user") out->append("u" + std::to_string(rng() % 10000));
-      else if (ph == "rand") out->append(std::to_string(rng() % 1000000));
-      else out->append("{{" + ph + "}}");
+      if (ph == "id")
+        out->append(id);
+      else if (ph == "seq")
+        out->append(std::to_string(seq));
+      else if (ph == "ts")
+        out->append(ts);
+      else if (ph == "user")
+        out->append("u" + std::to_string(rng() % 10000));
+      else if (ph == "rand")
+        out->append(std::to_string(rng() % 1000000));
+      else
+        out->append("{{" + ph + "}}");
     }
   }
 
@@ -62,19 +69,22 @@ std::string DefaultTemplate() {
 std::string LoadReport::Summary() const {
   char buf[512];
   std::snprintf(buf, sizeof(buf),
-                "%.0f events/s, %.1f MB/s, %llu events in %.1f s over %llu requests; ack latency p50 %.2f ms, "
+                "%.0f events/s, %.1f MB/s, %llu events in %.1f s over %llu requests; ack latency "
+                "p50 %.2f ms, "
                 "p99 %.2f ms, max %.2f ms",
-                events_per_second(), mb_per_second(), static_cast<unsigned long long>(events_acked), seconds,
-                static_cast<unsigned long long>(requests_ok), p50_ms, p99_ms, max_ms);
+                events_per_second(), mb_per_second(), static_cast<unsigned long long>(events_acked),
+                seconds, static_cast<unsigned long long>(requests_ok), p50_ms, p99_ms, max_ms);
   std::string s = buf;
   for (const auto& [status, n] : failures) {
-    s += "; " + std::to_string(n) + " requests failed with " + (status == 0 ? "a connection error" : "HTTP " + std::to_string(status));
+    s += "; " + std::to_string(n) + " requests failed with " +
+         (status == 0 ? "a connection error" : "HTTP " + std::to_string(status));
   }
   return s;
 }
 
 Result<LoadReport> RunLoad(const LoadOptions& o) {
-  if (o.connections == 0 || o.batch == 0) return Status::InvalidArgument("connections and batch must be positive");
+  if (o.connections == 0 || o.batch == 0)
+    return Status::InvalidArgument("connections and batch must be positive");
   const Template tmpl(o.payload_template.empty() ? DefaultTemplate() : o.payload_template);
   std::mutex mu;
   LoadReport report;
@@ -102,7 +112,8 @@ Result<LoadReport> RunLoad(const LoadOptions& o) {
         if (o.max_events && acked_total.load() >= o.max_events) break;
         if (per_conn_rate > 0) {
           std::this_thread::sleep_until(next_send);
-          next_send += std::chrono::microseconds(static_cast<int64_t>(1e6 * o.batch / per_conn_rate));
+          next_send +=
+              std::chrono::microseconds(static_cast<int64_t>(1e6 * o.batch / per_conn_rate));
         }
         body.clear();
         const std::string ts = NowRfc3339();
@@ -112,7 +123,8 @@ Result<LoadReport> RunLoad(const LoadOptions& o) {
         }
         auto t0 = std::chrono::steady_clock::now();
         auto r = client.Request("POST", target, body, headers);
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                        .count();
         if (r.ok() && r->status == 200) {
           if (o.on_ack) o.on_ack(c, n, n + o.batch - 1);
           n += o.batch;

@@ -22,16 +22,16 @@ struct LoadOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   std::string topic = "events";
-  std::string api_key;                 // sent as a Bearer token when not empty
-  double rate = 0;                     // events per second over all connections; 0: unlimited
+  std::string api_key;  // sent as a Bearer token when not empty
+  double rate = 0;      // events per second over all connections; 0: unlimited
   std::chrono::milliseconds duration{10000};
-  uint64_t max_events = 0;             // stop after this many acknowledged events; 0: no limit
-  uint32_t batch = 500;                // events per request; 1 sends a single JSON object
+  uint64_t max_events = 0;  // stop after this many acknowledged events; 0: no limit
+  uint32_t batch = 500;     // events per request; 1 sends a single JSON object
   uint32_t connections = 8;
   // Payload template; placeholders: {{id}} unique event id, {{seq}} counter,
   // {{ts}} RFC 3339 now, {{user}} one of 10k user ids, {{rand}} 0..999999.
   std::string payload_template;
-  std::string id_prefix = "e";         // ids read <prefix>-<connection>-<n>
+  std::string id_prefix = "e";  // ids read <prefix>-<connection>-<n>
   // Called after each acknowledged request with the ids it carried, in order
   // (from the connection's thread).
   std::function<void(uint32_t connection, uint64_t first_n, uint64_t last_n)> on_ack;
@@ -39,7 +39,7 @@ struct LoadOptions {
   // sending): the server may or may not have stored those ids. They are not
   // sent again, so that a retry never duplicates an event.
   std::function<void(uint32_t connection, uint64_t first_n, uint64_t last_n)> on_unknown;
-  std::atomic<bool>* stop = nullptr;   // set to stop early
+  std::atomic<bool>* stop = nullptr;  // set to stop early
 };
 
 struct LoadReport {

@@ -1,22 +1,19 @@
 #include "process/masker.h"
 
-#include <openssl/rand.h>
-
-#include <filesystem>
-
-#include "common/file_util.h"
-
 #include <arpa/inet.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <numbers>
 #include <sstream>
 
+#include "common/file_util.h"
 #include "schema/time_util.h"
 
 namespace inlet::process {
@@ -214,7 +211,8 @@ Result<std::string> LoadPseudonymKey(const MaskingConfig& config) {
   if (!config.key_file.empty()) {
     if (config.create_key && !std::filesystem::exists(config.key_file)) {
       unsigned char raw[32];
-      if (RAND_bytes(raw, sizeof(raw)) != 1) return Status::Internal("no randomness for a pseudonym key");
+      if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return Status::Internal("no randomness for a pseudonym key");
       static const char* kHex = "0123456789abcdef";
       std::string hex;
       for (unsigned char b : raw) {
@@ -224,8 +222,9 @@ Result<std::string> LoadPseudonymKey(const MaskingConfig& config) {
       std::error_code ec;
       std::filesystem::create_directories(std::filesystem::path(config.key_file).parent_path(), ec);
       INLET_RETURN_IF_ERROR(AtomicWriteFile(config.key_file, hex));
-      std::filesystem::permissions(config.key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-                                   ec);
+      std::filesystem::permissions(
+          config.key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+          ec);
     }
     std::ifstream in(config.key_file, std::ios::binary);
     if (!in) return Status::NotFound("cannot read pseudonym key file " + config.key_file);

@@ -5,7 +5,8 @@ namespace inlet::web {
 void AddBusCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics) {
   for (const auto& name : bus->TopicNames()) {
     bus->FindEmbeddedTopic(name)->log().set_fsync_histogram(&metrics->GetHistogram(
-        "inlet_log_fsync_seconds", "Duration of each group commit (write + fdatasync)", "topic=\"" + name + "\""));
+        "inlet_log_fsync_seconds", "Duration of each group commit (write + fdatasync)",
+        "topic=\"" + name + "\""));
   }
   metrics->AddCollector([bus](const MetricsRegistry::Emit& emit) {
     for (const auto& name : bus->TopicNames()) {
@@ -15,21 +16,24 @@ void AddBusCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics) {
       emit("inlet_log_bytes", "Bytes of retained log on disk", "gauge", l, double(st.bytes));
       emit("inlet_log_segments", "Segments of retained log", "gauge", l, double(st.segments));
       emit("inlet_log_last_seq", "Highest durable sequence id", "gauge", l, double(t->LastSeq()));
-      emit("inlet_log_fsyncs_total", "Group commits (one fsync each)", "counter", l, double(st.fsyncs));
-      emit("inlet_log_fsync_last_seconds", "Duration of the last write+fsync", "gauge", l, st.last_fsync_seconds);
+      emit("inlet_log_fsyncs_total", "Group commits (one fsync each)", "counter", l,
+           double(st.fsyncs));
+      emit("inlet_log_fsync_last_seconds", "Duration of the last write+fsync", "gauge", l,
+           st.last_fsync_seconds);
     }
     emit("inlet_log_disk_budget_bytes", "Configured log disk budget (0: none)", "gauge", "",
          double(bus->budget().limit()));
     for (const auto& name : bus->SubscriptionNames()) {
       const bus::SubscriptionStats s = bus->FindSubscription(name)->Stats();
       const std::string l = "subscription=\"" + name + "\"";
-      emit("inlet_subscription_backlog", "Messages not yet acknowledged", "gauge", l, double(s.backlog));
+      emit("inlet_subscription_backlog", "Messages not yet acknowledged", "gauge", l,
+           double(s.backlog));
       emit("inlet_subscription_in_flight", "Messages delivered and not acknowledged", "gauge", l,
            double(s.in_flight));
-      emit("inlet_subscription_oldest_unacked_age_seconds", "Age of the oldest unacknowledged message", "gauge",
-           l, s.oldest_unacked_age_s);
-      emit("inlet_subscription_dead_lettered_total", "Messages moved to the dead-letter topic", "counter", l,
-           double(s.dead_lettered));
+      emit("inlet_subscription_oldest_unacked_age_seconds",
+           "Age of the oldest unacknowledged message", "gauge", l, s.oldest_unacked_age_s);
+      emit("inlet_subscription_dead_lettered_total", "Messages moved to the dead-letter topic",
+           "counter", l, double(s.dead_lettered));
       emit("inlet_subscription_delivered_total", "Deliveries, redeliveries included", "counter", l,
            double(s.delivered));
       emit("inlet_subscription_acked_total", "Acknowledgements", "counter", l, double(s.acked));
@@ -37,7 +41,8 @@ void AddBusCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics) {
   });
 }
 
-void RegisterStatusRoutes(http::HttpServer* server, bus::EmbeddedBus* bus, MetricsRegistry* metrics) {
+void RegisterStatusRoutes(http::HttpServer* server, bus::EmbeddedBus* bus,
+                          MetricsRegistry* metrics) {
   server->Route("GET", "/healthz", [](http::Request&&, http::Responder respond) {
     http::Response r;
     r.body = "{\"status\":\"ok\"}";
@@ -45,9 +50,10 @@ void RegisterStatusRoutes(http::HttpServer* server, bus::EmbeddedBus* bus, Metri
   });
   server->Route("GET", "/readyz", [bus](http::Request&&, http::Responder respond) {
     if (bus->budget().Exceeded()) {
-      http::Response r = http::ErrorResponse(503, "disk_budget",
-                                             "the log disk budget is used up; producers get 507 until "
-                                             "subscriptions acknowledge older data");
+      http::Response r =
+          http::ErrorResponse(503, "disk_budget",
+                              "the log disk budget is used up; producers get 507 until "
+                              "subscriptions acknowledge older data");
       return respond(std::move(r));
     }
     http::Response r;

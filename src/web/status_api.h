@@ -16,6 +16,7 @@ namespace inlet::web {
 // Adds collectors for every topic and subscription of `bus` to `metrics`.
 void AddBusCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics);
 
-void RegisterStatusRoutes(http::HttpServer* server, bus::EmbeddedBus* bus, MetricsRegistry* metrics);
+void RegisterStatusRoutes(http::HttpServer* server, bus::EmbeddedBus* bus,
+                          MetricsRegistry* metrics);
 
 }  // namespace inlet::web

@@ -58,7 +58,8 @@ TEST(DeliveryCrashTest, TheLakeHoldsEveryAcknowledgedEventExactlyOnceAfter20Kill
     o.stop = &stop;
     auto record = [&](std::set<std::string>* into, uint32_t c, uint64_t first, uint64_t last) {
       std::lock_guard lock(mu);
-      for (uint64_t n = first; n <= last; ++n) into->insert(o.id_prefix + "-" + std::to_string(c) + "-" + std::to_string(n));
+      for (uint64_t n = first; n <= last; ++n)
+        into->insert(o.id_prefix + "-" + std::to_string(c) + "-" + std::to_string(n));
     };
     o.on_ack = [&](uint32_t c, uint64_t f, uint64_t l) { record(&acked, c, f, l); };
     o.on_unknown = [&](uint32_t c, uint64_t f, uint64_t l) { record(&unknown, c, f, l); };
@@ -81,12 +82,14 @@ TEST(DeliveryCrashTest, TheLakeHoldsEveryAcknowledgedEventExactlyOnceAfter20Kill
       auto r = inlet.Get("/v1/subscriptions/raw-delivery");
       ASSERT_TRUE(r.ok());
       if (r->body.find("\"backlog\":0,") != std::string::npos) break;
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "delivery did not catch up: " << r->body;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "delivery did not catch up: " << r->body;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   }
 
-  const std::string files = (dir.path() / "data" / "lake" / "raw" / "events" / "**" / "*.parquet").string();
+  const std::string files =
+      (dir.path() / "data" / "lake" / "raw" / "events" / "**" / "*.parquet").string();
   auto counts = DuckQuery("SELECT count(*), count(DISTINCT event_id) FROM read_parquet('" + files +
                           "', hive_partitioning = true)");
   ASSERT_EQ(counts.size(), 1u);
@@ -101,8 +104,8 @@ TEST(DeliveryCrashTest, TheLakeHoldsEveryAcknowledgedEventExactlyOnceAfter20Kill
   EXPECT_EQ(foreign, 0u) << "events in the lake that were never sent";
   // Only requests cut by a kill may add events beyond the acknowledged ones.
   EXPECT_LE(in_lake.size(), acked.size() + unknown.size());
-  std::printf("lake: %zu rows, %zu acknowledged, %zu in requests cut by SIGKILL\n", in_lake.size(), acked.size(),
-              unknown.size());
+  std::printf("lake: %zu rows, %zu acknowledged, %zu in requests cut by SIGKILL\n", in_lake.size(),
+              acked.size(), unknown.size());
 }
 
 }  // namespace

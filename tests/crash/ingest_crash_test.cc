@@ -47,9 +47,11 @@ std::set<std::string> ReceiveAllIds(InletProcess& inlet, const std::string& sub)
     std::string handles;
     for (auto m : msgs) {
       ids.insert(std::string(std::string_view(m["body"]["event_id"])));
-      handles += (handles.empty() ? "\"" : ",\"") + std::string(std::string_view(m["receipt_handle"])) + "\"";
+      handles += (handles.empty() ? "\"" : ",\"") +
+                 std::string(std::string_view(m["receipt_handle"])) + "\"";
     }
-    auto a = inlet.Post("/v1/subscriptions/" + sub + "/ack", "{\"receipt_handles\":[" + handles + "]}");
+    auto a =
+        inlet.Post("/v1/subscriptions/" + sub + "/ack", "{\"receipt_handles\":[" + handles + "]}");
     EXPECT_TRUE(a.ok() && a->status == 200);
   }
   return ids;
@@ -97,7 +99,8 @@ TEST(IngestCrashTest, EveryAcknowledgedEventSurvivesSigkillAndATornTail) {
       ++garbage_rounds;
     }
   }
-  ASSERT_GT(acked.size(), 1000u) << "the load generator got too few acknowledgements to prove anything";
+  ASSERT_GT(acked.size(), 1000u)
+      << "the load generator got too few acknowledgements to prove anything";
   EXPECT_EQ(garbage_rounds, 5u);
 
   InletProcess inlet(dir.path(), config, port);
@@ -115,7 +118,8 @@ TEST(IngestCrashTest, EveryAcknowledgedEventSurvivesSigkillAndATornTail) {
                            << " acknowledged events are missing, e.g. " << example;
     EXPECT_GE(ids.size(), acked.size());
   }
-  std::printf("%zu acknowledged events over 20 SIGKILLs, all present in 3 subscriptions\n", acked.size());
+  std::printf("%zu acknowledged events over 20 SIGKILLs, all present in 3 subscriptions\n",
+              acked.size());
 }
 
 }  // namespace

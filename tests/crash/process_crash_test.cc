@@ -158,8 +158,7 @@ TEST(ProcessCrashTest, WindowsAndCuratedRowsAreExactlyOnceAfter20Kills) {
   EXPECT_EQ(foreign, 0u) << "curated events that were never sent";
   EXPECT_EQ(both, 0u) << "events both curated and late";
   // No raw user id reaches curated/events.
-  auto raw_users = DuckQuery("SELECT count(*) FROM " + events +
-                             " WHERE length(user_id) <> 32");
+  auto raw_users = DuckQuery("SELECT count(*) FROM " + events + " WHERE length(user_id) <> 32");
   EXPECT_EQ(raw_users[0][0], "0");
 
   // poi_presence: one row per (window, poi, band, gender); every curated event

@@ -8,7 +8,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 64 * 1024) return 0;
-  auto cfg = inlet::config::ParseConfig(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.yaml");
+  auto cfg = inlet::config::ParseConfig(std::string_view(reinterpret_cast<const char*>(data), size),
+                                        "fuzz.yaml");
   if (!cfg.ok() && cfg.status().message().find("fuzz.yaml") == std::string::npos) __builtin_trap();
   return 0;
 }

@@ -21,9 +21,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ParsedBody out;
   st = parser.Parse((mode & 4) ? BodyFormat::kNdjson : BodyFormat::kJson, limits, &out, &error);
   if (!st.ok()) return 0;
-  if (out.events.size() != out.indexes.size() || out.events.size() > limits.max_events) __builtin_trap();
+  if (out.events.size() != out.indexes.size() || out.events.size() > limits.max_events)
+    __builtin_trap();
   for (auto ev : out.events) {
-    if (ev.empty() || ev.front() != '{' || ev.back() != '}' || ev.size() > limits.max_event_bytes) __builtin_trap();
+    if (ev.empty() || ev.front() != '{' || ev.back() != '}' || ev.size() > limits.max_event_bytes)
+      __builtin_trap();
   }
   return 0;
 }

@@ -11,7 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 4096) return 0;
   using namespace inlet::delivery;
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto expr = PrefixExpression::Parse(text, (size & 1) ? PrefixRole::kError : PrefixRole::kData, {"os", "region"});
+  auto expr = PrefixExpression::Parse(text, (size & 1) ? PrefixRole::kError : PrefixRole::kData,
+                                      {"os", "region"});
   if (!expr.ok()) return 0;
   static const std::vector<std::string> keys = {"and/../roid", ""};
   PrefixValues values;

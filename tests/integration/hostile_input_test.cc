@@ -18,11 +18,12 @@ class HostileInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
     port_ = FreePort();
-    const std::string config = "server:\n  listen: 127.0.0.1:" + std::to_string(port_) +
-                               "\n  request_timeout: 1s\n  idle_timeout: 2s\n  max_connections: 2000\n" +
-                               "storage:\n  data_dir: " + (dir_.path() / "data").string() +
-                               "\napi_keys:\n  t: {sha256: " + http::Sha256Hex(kTestKey) + ", scopes: [admin]}\n" +
-                               "topics:\n  events: {}\nsubscriptions:\n  s: {topic: events}\n";
+    const std::string config =
+        "server:\n  listen: 127.0.0.1:" + std::to_string(port_) +
+        "\n  request_timeout: 1s\n  idle_timeout: 2s\n  max_connections: 2000\n" +
+        "storage:\n  data_dir: " + (dir_.path() / "data").string() +
+        "\napi_keys:\n  t: {sha256: " + http::Sha256Hex(kTestKey) + ", scopes: [admin]}\n" +
+        "topics:\n  events: {}\nsubscriptions:\n  s: {topic: events}\n";
     inlet_ = std::make_unique<InletProcess>(dir_.path(), config, port_);
     ASSERT_TRUE(inlet_->WaitReady()) << inlet_->Log();
   }
@@ -53,11 +54,11 @@ TEST_F(HostileInputTest, MalformedAndExtremeJsonGetsClearErrors) {
   auto r = Post(deep);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("too_deep"), std::string::npos) << r.body;
-  EXPECT_EQ(Post("{\"a\":").status, 400);                      // truncated
-  EXPECT_EQ(Post("{\"a\":NaN}").status, 400);                  // not JSON
+  EXPECT_EQ(Post("{\"a\":").status, 400);      // truncated
+  EXPECT_EQ(Post("{\"a\":NaN}").status, 400);  // not JSON
   EXPECT_EQ(Post("{\"a\":Infinity}").status, 400);
-  EXPECT_EQ(Post("{\"s\":\"\xc3\x28\"}").status, 400);          // invalid UTF-8
-  EXPECT_EQ(Post("{\"a\":1,\"a\":2}").status, 200);            // duplicate keys: valid JSON, stored as sent
+  EXPECT_EQ(Post("{\"s\":\"\xc3\x28\"}").status, 400);  // invalid UTF-8
+  EXPECT_EQ(Post("{\"a\":1,\"a\":2}").status, 200);  // duplicate keys: valid JSON, stored as sent
   auto huge = Post("{\"n\":123456789012345678901234567890123}");  // beyond 64 bits: valid JSON
   EXPECT_EQ(huge.status, 200) << huge.body;
   auto big = Post("{\"s\":\"" + std::string(100 << 20, 'x') + "\"}");
@@ -69,7 +70,8 @@ TEST_F(HostileInputTest, MalformedAndExtremeJsonGetsClearErrors) {
 
 TEST_F(HostileInputTest, SlowClientsAreCutOffAndOthersAreServed) {
   int slow = Connect();
-  const std::string head = "POST /v1/topics/events/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+  const std::string head =
+      "POST /v1/topics/events/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
   ASSERT_EQ(send(slow, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
   // One byte a second: the 1 s request timeout closes the connection.
   bool closed = false;

@@ -4,8 +4,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include <set>
 #include <csignal>
+#include <set>
 #include <thread>
 
 #include "http/api_keys.h"
@@ -28,10 +28,11 @@ subscriptions:
 class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override { Start(kTopology); }
-  void Start(const std::string& body, const std::string& limits = "", const std::string& extra_keys = "") {
+  void Start(const std::string& body, const std::string& limits = "",
+             const std::string& extra_keys = "") {
     port_ = FreePort();
-    inlet_ = std::make_unique<InletProcess>(dir_.path(), TestConfig(port_, dir_.path() / "data", extra_keys + body, limits),
-                                            port_);
+    inlet_ = std::make_unique<InletProcess>(
+        dir_.path(), TestConfig(port_, dir_.path() / "data", extra_keys + body, limits), port_);
     ASSERT_TRUE(inlet_->WaitReady()) << inlet_->Log();
   }
   http::ClientResponse Post(const std::string& target, const std::string& body,
@@ -53,7 +54,8 @@ class IngestTest : public ::testing::Test {
       std::string handles = "[";
       for (auto m : msgs) {
         out.push_back(simdjson::minify(m["body"]));
-        handles += (handles.size() > 1 ? ",\"" : "\"") + std::string(std::string_view(m["receipt_handle"])) + "\"";
+        handles += (handles.size() > 1 ? ",\"" : "\"") +
+                   std::string(std::string_view(m["receipt_handle"])) + "\"";
       }
       handles += "]";
       if (!ack) break;
@@ -95,7 +97,8 @@ TEST_F(IngestTest, AcceptsAnObjectAnArrayAndNdjsonAndStoresThemExactly) {
   auto r2 = Post("/v1/topics/events/events", R"([{"id":2}, {"id":3,"s":"a,]}"}])");
   EXPECT_EQ(r2.status, 200) << r2.body;
   EXPECT_NE(r2.body.find("\"accepted\":2"), std::string::npos) << r2.body;
-  auto r3 = Post("/v1/topics/events/events", "{\"id\":4}\n\n{\"id\":5}\n", {{"Content-Type", "application/x-ndjson"}});
+  auto r3 = Post("/v1/topics/events/events", "{\"id\":4}\n\n{\"id\":5}\n",
+                 {{"Content-Type", "application/x-ndjson"}});
   EXPECT_EQ(r3.status, 200) << r3.body;
   EXPECT_NE(r3.body.find("\"first_seq\":4,\"last_seq\":5"), std::string::npos) << r3.body;
   // Exact bytes: spacing of the single object is kept.
@@ -109,10 +112,12 @@ TEST_F(IngestTest, AcceptsGzipAndZstdBodies) {
   auto g = Post("/v1/topics/events/events", Gzip(nd),
                 {{"Content-Type", "application/x-ndjson"}, {"Content-Encoding", "gzip"}});
   EXPECT_EQ(g.status, 200) << g.body;
-  auto z = Post("/v1/topics/events/events", Zstd("[{\"id\":\"zs1\"}]"), {{"Content-Encoding", "zstd"}});
+  auto z =
+      Post("/v1/topics/events/events", Zstd("[{\"id\":\"zs1\"}]"), {{"Content-Encoding", "zstd"}});
   EXPECT_EQ(z.status, 200) << z.body;
   auto bodies = ReceiveBodies("s3");
-  EXPECT_EQ(bodies, (std::vector<std::string>{R"({"id":"gz1"})", R"({"id":"gz2"})", R"({"id":"zs1"})"}));
+  EXPECT_EQ(bodies,
+            (std::vector<std::string>{R"({"id":"gz1"})", R"({"id":"gz2"})", R"({"id":"zs1"})"}));
   auto bad = Post("/v1/topics/events/events", "not gzip at all", {{"Content-Encoding", "gzip"}});
   EXPECT_EQ(bad.status, 400) << bad.body;
   EXPECT_NE(bad.body.find("gzip"), std::string::npos);
@@ -127,28 +132,35 @@ TEST_F(IngestTest, RejectsBadInputWithClearStatusesAndMessages) {
   auto unknown = Post("/v1/topics/nope/events", "{}");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_NE(unknown.body.find("nope"), std::string::npos);
-  auto media = Post("/v1/topics/events/events", "a=1", {{"Content-Type", "application/x-www-form-urlencoded"}});
+  auto media = Post("/v1/topics/events/events", "a=1",
+                    {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(media.status, 415);
   EXPECT_NE(media.body.find("application/json"), std::string::npos);
-  auto big_event = Post("/v1/topics/events/events", "{\"x\":\"" + std::string(2 << 20, 'a') + "\"}");
+  auto big_event =
+      Post("/v1/topics/events/events", "{\"x\":\"" + std::string(2 << 20, 'a') + "\"}");
   EXPECT_EQ(big_event.status, 413) << big_event.body.substr(0, 300);
   auto big_request = Post("/v1/topics/events/events", std::string(20 << 20, ' '));
   EXPECT_EQ(big_request.status, 413);
   std::string many;
   for (int i = 0; i < 10001; ++i) many += "{}\n";
-  auto too_many = Post("/v1/topics/events/events", many, {{"Content-Type", "application/x-ndjson"}});
+  auto too_many =
+      Post("/v1/topics/events/events", many, {{"Content-Type", "application/x-ndjson"}});
   EXPECT_EQ(too_many.status, 413);
   EXPECT_NE(too_many.body.find("10000"), std::string::npos) << too_many.body;
   auto empty = Post("/v1/topics/events/events", "");
   EXPECT_EQ(empty.status, 400);
   // Partial batch: the good events are stored, the bad ones listed.
-  auto partial = Post("/v1/topics/events/events", "{\"ok\":1}\n[1,2]\n{\"ok\":2}\n{\"bad\":\n{\"s\":\"\xff\xfe\"}\n",
+  auto partial = Post("/v1/topics/events/events",
+                      "{\"ok\":1}\n[1,2]\n{\"ok\":2}\n{\"bad\":\n{\"s\":\"\xff\xfe\"}\n",
                       {{"Content-Type", "application/x-ndjson"}});
   EXPECT_EQ(partial.status, 200) << partial.body;
   EXPECT_NE(partial.body.find("\"accepted\":2"), std::string::npos) << partial.body;
-  EXPECT_NE(partial.body.find("{\"index\":1,\"category\":\"not_an_object\""), std::string::npos) << partial.body;
-  EXPECT_NE(partial.body.find("{\"index\":3,\"category\":\"malformed_json\""), std::string::npos) << partial.body;
-  EXPECT_NE(partial.body.find("{\"index\":4,\"category\":\"invalid_utf8\""), std::string::npos) << partial.body;
+  EXPECT_NE(partial.body.find("{\"index\":1,\"category\":\"not_an_object\""), std::string::npos)
+      << partial.body;
+  EXPECT_NE(partial.body.find("{\"index\":3,\"category\":\"malformed_json\""), std::string::npos)
+      << partial.body;
+  EXPECT_NE(partial.body.find("{\"index\":4,\"category\":\"invalid_utf8\""), std::string::npos)
+      << partial.body;
   EXPECT_EQ(ReceiveBodies("s2"), (std::vector<std::string>{R"({"ok":1})", R"({"ok":2})"}));
   // The server is still fine.
   EXPECT_EQ(inlet_->Get("/healthz")->status, 200);
@@ -156,8 +168,10 @@ TEST_F(IngestTest, RejectsBadInputWithClearStatusesAndMessages) {
 
 TEST_F(IngestTest, EnforcesApiKeysAndScopes) {
   inlet_.reset();
-  Start(kTopology, "", R"(  publisher:
-    sha256: )" + http::Sha256Hex("pub-key") + R"(
+  Start(kTopology, "",
+        R"(  publisher:
+    sha256: )" +
+            http::Sha256Hex("pub-key") + R"(
     scopes: ["publish:other"]
 )");
   // The extra key is appended after api_keys' first entry.
@@ -178,7 +192,8 @@ TEST_F(IngestTest, EnforcesApiKeysAndScopes) {
 TEST_F(IngestTest, EverySubscriptionReceivesEveryEvent) {
   std::string nd;
   for (int i = 0; i < 300; ++i) nd += "{\"n\":" + std::to_string(i) + "}\n";
-  ASSERT_EQ(Post("/v1/topics/events/events", nd, {{"Content-Type", "application/x-ndjson"}}).status, 200);
+  ASSERT_EQ(Post("/v1/topics/events/events", nd, {{"Content-Type", "application/x-ndjson"}}).status,
+            200);
   for (const char* sub : {"s1", "s2", "s3"}) {
     auto bodies = ReceiveBodies(sub);
     ASSERT_EQ(bodies.size(), 300u) << sub;
@@ -208,7 +223,8 @@ TEST_F(IngestTest, NackWithDelayAndStaleReceipts) {
   auto r = Post("/v1/subscriptions/s2/receive", "{}");
   simdjson::dom::parser p;
   std::string handle(std::string_view(p.parse(r.body)["messages"].at(0)["receipt_handle"]));
-  auto nack = Post("/v1/subscriptions/s2/nack", "{\"receipt_handles\":[\"" + handle + "\"],\"delay_seconds\":0}");
+  auto nack = Post("/v1/subscriptions/s2/nack",
+                   "{\"receipt_handles\":[\"" + handle + "\"],\"delay_seconds\":0}");
   EXPECT_EQ(nack.status, 200) << nack.body;
   auto again = Post("/v1/subscriptions/s2/receive", R"({"wait_time_seconds": 2})");
   EXPECT_NE(again.body.find("\"receive_count\":2"), std::string::npos) << again.body;
@@ -220,9 +236,11 @@ TEST_F(IngestTest, NackWithDelayAndStaleReceipts) {
 TEST_F(IngestTest, RestartResumesSubscriptionsWithoutLoss) {
   std::string nd;
   for (int i = 0; i < 100; ++i) nd += "{\"n\":" + std::to_string(i) + "}\n";
-  ASSERT_EQ(Post("/v1/topics/events/events", nd, {{"Content-Type", "application/x-ndjson"}}).status, 200);
+  ASSERT_EQ(Post("/v1/topics/events/events", nd, {{"Content-Type", "application/x-ndjson"}}).status,
+            200);
   ASSERT_EQ(ReceiveBodies("s2").size(), 100u);  // s2 acknowledges everything
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // cursor persistence runs every 100 ms
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(300));  // cursor persistence runs every 100 ms
   inlet_->Kill(SIGKILL);
   inlet_->Wait();
   inlet_ = std::make_unique<InletProcess>(dir_.path(), ReadFile(dir_.path() / "inlet.yaml"), port_);
@@ -256,12 +274,16 @@ TEST_F(IngestTest, MetricsExposeIngestAndSubscriptionSeries) {
   Post("/v1/topics/events/events", "nope");
   auto m = inlet_->Get("/metrics");
   ASSERT_EQ(m->status, 200);
-  EXPECT_NE(m->body.find("inlet_ingest_events_total{topic=\"events\"} 2"), std::string::npos) << m->body;
-  EXPECT_NE(m->body.find("inlet_ingest_rejected_total{topic=\"events\",reason=\"malformed_json\"} 1"),
-            std::string::npos);
+  EXPECT_NE(m->body.find("inlet_ingest_events_total{topic=\"events\"} 2"), std::string::npos)
+      << m->body;
+  EXPECT_NE(
+      m->body.find("inlet_ingest_rejected_total{topic=\"events\",reason=\"malformed_json\"} 1"),
+      std::string::npos);
   EXPECT_NE(m->body.find("inlet_subscription_backlog{subscription=\"s1\"} 2"), std::string::npos);
-  EXPECT_NE(m->body.find("inlet_ingest_ack_latency_seconds_count{topic=\"events\"} 1"), std::string::npos);
-  EXPECT_NE(m->body.find("inlet_subscription_oldest_unacked_age_seconds{subscription=\"s1\"}"), std::string::npos);
+  EXPECT_NE(m->body.find("inlet_ingest_ack_latency_seconds_count{topic=\"events\"} 1"),
+            std::string::npos);
+  EXPECT_NE(m->body.find("inlet_subscription_oldest_unacked_age_seconds{subscription=\"s1\"}"),
+            std::string::npos);
   EXPECT_NE(m->body.find("inlet_log_fsync_seconds_count{topic=\"events\"} 1"), std::string::npos);
 }
 

@@ -33,7 +33,8 @@ std::set<int> ReceiveNs(InletProcess& inlet, const std::string& sub) {
   simdjson::dom::parser p;
   auto r = inlet.Post("/v1/subscriptions/" + sub + "/receive", R"({"max_messages": 1000})");
   EXPECT_TRUE(r.ok() && r->status == 200);
-  for (auto m : simdjson::dom::array(p.parse(r->body)["messages"])) out.insert(int(int64_t(m["body"]["n"])));
+  for (auto m : simdjson::dom::array(p.parse(r->body)["messages"]))
+    out.insert(int(int64_t(m["body"]["n"])));
   return out;
 }
 
@@ -49,7 +50,8 @@ TEST(PolicyTest, EachSubscriptionReceivesExactlyItsMatchingSubset) {
     const char* os = n % 4 == 0 ? "android" : "ios";
     const int battery = n % 7 == 0 ? 5 : 80;
     const std::string attrs = std::string(R"({"kind":{"DataType":"String","StringValue":")") +
-                              (error ? "error" : "info") + R"("},"severity":{"DataType":"Number","StringValue":")" +
+                              (error ? "error" : "info") +
+                              R"("},"severity":{"DataType":"Number","StringValue":")" +
                               std::to_string(severity) + "\"}}";
     const std::string body = "{\"n\":" + std::to_string(n) + ",\"device\":{\"os\":\"" + os +
                              "\"},\"battery\":" + std::to_string(battery) + "}";
@@ -75,7 +77,8 @@ subscriptions:
     filter_policy: {price: [{numeric: [">", "cheap"]}]}
 )");
   WriteFile(dir.path() / "bad.yaml", config);
-  Child check({InletBinary().string(), "check", (dir.path() / "bad.yaml").string()}, dir.path() / "check.log");
+  Child check({InletBinary().string(), "check", (dir.path() / "bad.yaml").string()},
+              dir.path() / "check.log");
   EXPECT_EQ(check.Wait(), 1);
   const std::string log = check.Log();
   EXPECT_NE(log.find("bad.yaml:"), std::string::npos) << log;

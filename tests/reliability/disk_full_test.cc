@@ -33,7 +33,8 @@ TEST(DiskFullTest, FullDiskAnswers507KeepsAcknowledgedEventsAndRecovers) {
   events: {segment_bytes: 4MiB}
 subscriptions:
   s: {topic: events}
-)", "  max_request_bytes: 1MiB\n  max_pending_bytes: 4MiB\n");
+)",
+                                        "  max_request_bytes: 1MiB\n  max_pending_bytes: 4MiB\n");
   InletProcess inlet(dir.path(), config, port);
   ASSERT_TRUE(inlet.WaitReady()) << inlet.Log();
 
@@ -46,7 +47,8 @@ subscriptions:
       ids.push_back("e" + std::to_string(n));
       body += "{\"event_id\":\"" + ids.back() + "\",\"pad\":\"" + std::string(400, 'p') + "\"}\n";
     }
-    auto r = inlet.Post("/v1/topics/events/events", body, {{"Content-Type", "application/x-ndjson"}});
+    auto r =
+        inlet.Post("/v1/topics/events/events", body, {{"Content-Type", "application/x-ndjson"}});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     *status = r->status;
     *retry_after = r->Header("retry-after");

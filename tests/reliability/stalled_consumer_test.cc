@@ -23,11 +23,13 @@ uint64_t RssBytes(pid_t pid) {
 TEST(StalledConsumerTest, BackPressureReachesProducersAndMemoryStaysBounded) {
   TempDir dir;
   const int port = FreePort();
-  const std::string config = TestConfig(port, dir.path() / "data", R"(topics:
+  const std::string config =
+      TestConfig(port, dir.path() / "data", R"(topics:
   events: {segment_bytes: 8MiB, retention: 0s}
 subscriptions:
   stalled: {topic: events}
-)", "  disk_budget: 96MiB\n  max_pending_bytes: 16MiB\n  max_request_bytes: 2MiB\n");
+)",
+                 "  disk_budget: 96MiB\n  max_pending_bytes: 16MiB\n  max_request_bytes: 2MiB\n");
   InletProcess inlet(dir.path(), config, port);
   ASSERT_TRUE(inlet.WaitReady()) << inlet.Log();
   std::string body;
@@ -35,7 +37,8 @@ subscriptions:
   int status = 0, accepted = 0;
   uint64_t peak_rss = 0;
   for (int i = 0; i < 400 && status != 507; ++i) {
-    auto r = inlet.Post("/v1/topics/events/events", body, {{"Content-Type", "application/x-ndjson"}});
+    auto r =
+        inlet.Post("/v1/topics/events/events", body, {{"Content-Type", "application/x-ndjson"}});
     ASSERT_TRUE(r.ok());
     status = r->status;
     accepted += status == 200;
@@ -53,10 +56,14 @@ subscriptions:
     size_t pos = 0;
     while ((pos = r->body.find("\"receipt_handle\":\"", pos)) != std::string::npos) {
       pos += 18;
-      handles += (handles.empty() ? "\"" : ",\"") + r->body.substr(pos, r->body.find('"', pos) - pos) + "\"";
+      handles += (handles.empty() ? "\"" : ",\"") +
+                 r->body.substr(pos, r->body.find('"', pos) - pos) + "\"";
     }
     if (handles.empty()) break;
-    ASSERT_EQ(inlet.Post("/v1/subscriptions/stalled/ack", "{\"receipt_handles\":[" + handles + "]}")->status, 200);
+    ASSERT_EQ(
+        inlet.Post("/v1/subscriptions/stalled/ack", "{\"receipt_handles\":[" + handles + "]}")
+            ->status,
+        200);
   }
   bool resumed = false;
   for (int i = 0; i < 50 && !resumed; ++i) {

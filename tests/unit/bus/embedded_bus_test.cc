@@ -1,11 +1,11 @@
 #include "bus/embedded_bus.h"
-#include "bus/filter_policy.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 #include <thread>
 
+#include "bus/filter_policy.h"
 #include "support/test_support.h"
 
 namespace inlet::bus {
@@ -16,7 +16,8 @@ using namespace std::chrono_literals;
 EmbeddedBusConfig ThreeSubscriptions(const std::filesystem::path& dir) {
   EmbeddedBusConfig c;
   c.log_dir = dir;
-  c.topics = {TopicConfig{"events", 8 << 10, std::chrono::seconds(0)}, TopicConfig{"dlq", 1 << 20, {}}};
+  c.topics = {TopicConfig{"events", 8 << 10, std::chrono::seconds(0)},
+              TopicConfig{"dlq", 1 << 20, {}}};
   for (const char* name : {"a", "b", "c"}) {
     SubscriptionConfig s;
     s.name = name;
@@ -35,7 +36,8 @@ EmbeddedBusConfig ThreeSubscriptions(const std::filesystem::path& dir) {
 
 void PublishN(Bus& bus, int from, int n) {
   std::vector<OutgoingEvent> events;
-  for (int i = from; i < from + n; ++i) events.push_back({"{\"id\":" + std::to_string(i) + "}", "", "", ""});
+  for (int i = from; i < from + n; ++i)
+    events.push_back({"{\"id\":" + std::to_string(i) + "}", "", "", ""});
   auto r = bus.FindTopic("events")->Publish(std::move(events));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
 }
@@ -152,7 +154,8 @@ TEST(EmbeddedBusTest, RetentionDeletesOnlySegmentsEverySubscriptionAcknowledged)
   const uint64_t before = topic->log().Stats().segments;
   ASSERT_GT(before, 3u);
   // a and b acknowledge everything, c nothing: nothing may go.
-  for (const char* n : {"a", "b"}) AckAll(*(*bus)->FindSubscription(n), FetchAll(*(*bus)->FindSubscription(n)));
+  for (const char* n : {"a", "b"})
+    AckAll(*(*bus)->FindSubscription(n), FetchAll(*(*bus)->FindSubscription(n)));
   (*bus)->RunMaintenance(true);
   EXPECT_GE(topic->log().Stats().segments, before);
   EXPECT_EQ(topic->log().first_seq(), 1u);

@@ -109,7 +109,8 @@ TEST(SegmentLogTest, RecoveryTruncatesGarbageAppendedAtTheTail) {
   ASSERT_TRUE(log.ok());
   EXPECT_EQ((*log)->last_durable_seq(), 10u);
   EXPECT_EQ(fs::file_size(seg), good_size);
-  EXPECT_EQ((*log)->Stats().truncated_bytes_on_recovery, sizeof("\x20\x00\x00\x00garbage-from-a-torn-write"));
+  EXPECT_EQ((*log)->Stats().truncated_bytes_on_recovery,
+            sizeof("\x20\x00\x00\x00garbage-from-a-torn-write"));
   EXPECT_EQ(ReadAll(**log).size(), 10u);
   auto r = Append(**log, Events(10, 1));
   ASSERT_TRUE(r.ok());

@@ -36,25 +36,30 @@ void ExpectError(const std::string& yaml, const std::string& fragment) {
   auto cfg = ParseConfig(yaml, "f.yaml");
   ASSERT_FALSE(cfg.ok()) << "accepted:\n" << yaml;
   EXPECT_NE(cfg.status().message().find(fragment), std::string::npos)
-      << "want '" << fragment << "' in:\n" << cfg.status().message();
+      << "want '" << fragment << "' in:\n"
+      << cfg.status().message();
 }
 
 TEST(ConfigTest, ErrorsNameFileLineColumnAndKey) {
   ExpectError(std::string(kMinimal) + "limits:\n  max_event_bytes: lots\n",
               "f.yaml:7:20: limits.max_event_bytes: expected a size");
   ExpectError(std::string(kMinimal) + "colour: blue\n", "f.yaml:6:1: colour: unknown key");
-  ExpectError("server: {auth: false}\ntopics:\n  events: {retention: 3 weeks}\n", "topics.events.retention");
+  ExpectError("server: {auth: false}\ntopics:\n  events: {retention: 3 weeks}\n",
+              "topics.events.retention");
   ExpectError(std::string(kMinimal) + "subscriptions:\n  s: {topic: nope}\n", "no topic 'nope'");
-  ExpectError(std::string(kMinimal) + "subscriptions:\n  s: {topic: events, max_receive_count: 3}\n",
-              "needs a dead_letter_topic");
-  ExpectError("server: {listen: '0.0.0.0:80', auth: false}\ntopics: {e: {}}\n", "only on a loopback");
+  ExpectError(
+      std::string(kMinimal) + "subscriptions:\n  s: {topic: events, max_receive_count: 3}\n",
+      "needs a dead_letter_topic");
+  ExpectError("server: {listen: '0.0.0.0:80', auth: false}\ntopics: {e: {}}\n",
+              "only on a loopback");
   ExpectError("topics: {e: {}}\n", "no API key is declared");
   ExpectError(std::string(kMinimal) + "limits: {max_event_bytes: 32MiB, max_request_bytes: 1MiB}\n",
               "larger than max_request_bytes");
   ExpectError(std::string(kMinimal) + "api_keys:\n  k: {sha256: abc, scopes: [publish:nope]}\n",
               "api_keys.k.sha256");
-  ExpectError(std::string(kMinimal) + "tables:\n  events:\n    columns: [{name: a, type: string}]\n",
-              "qualified by their database");
+  ExpectError(
+      std::string(kMinimal) + "tables:\n  events:\n    columns: [{name: a, type: string}]\n",
+      "qualified by their database");
   ExpectError(std::string(kMinimal) + "tables:\n  raw.e:\n    columns: [{name: a, type: strang}]\n",
               "tables.raw.e.columns[0].type");
   ExpectError("topics: [a, b]\nserver: {auth: false}\n", "topics: expected a mapping");

@@ -80,8 +80,8 @@ TEST_F(LakeRoutesTest, SandboxAndBadRequestsAre4xx) {
   auto passwd = Post(R"j({"sql": "SELECT * FROM read_csv('/etc/passwd')"})j");
   EXPECT_EQ(passwd.status, 403) << passwd.body;
   EXPECT_EQ(Post(R"({"sql": "SELEKT 1"})").status, 400);
-EXPECT_EQ(Post(R"({"query": "SELECT 1"})").status, 400);
-EXPECT_EQ(Post("not json").status, 400);
+  EXPECT_EQ(Post(R"({"query": "SELECT 1"})").status, 400);
+  EXPECT_EQ(Post("not json").status, 400);
 }
 
 TEST_F(LakeRoutesTest, CatalogForTheDashboard) {
