@@ -7,6 +7,8 @@
 #include <boost/beast/http.hpp>
 #include <optional>
 
+#include "common/json_escape.h"
+
 namespace inlet::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -60,39 +62,6 @@ const std::string& Request::Header(const std::string& name) const {
 const std::string& Request::Query(const std::string& name) const {
   auto it = query.find(name);
   return it == query.end() ? kEmpty : it->second;
-}
-
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
 }
 
 Response ErrorResponse(int status, std::string_view code, std::string_view message) {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/json_escape.h"
 #include "common/status.h"
 
 namespace inlet::http {
@@ -44,8 +45,8 @@ struct Response {
 
 // A JSON error body: {"error":{"code":...,"message":...}}.
 Response ErrorResponse(int status, std::string_view code, std::string_view message);
-// Escapes a string for inclusion between JSON quotes.
-std::string JsonEscape(std::string_view s);
+// Escapes a string for inclusion between JSON quotes (common/json_escape.h).
+using ::inlet::JsonEscape;
 
 using Responder = std::function<void(Response)>;
 using Handler = std::function<void(Request&&, Responder)>;

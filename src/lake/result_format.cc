@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/json_escape.h"
+
 namespace inlet::lake {
 namespace {
 
@@ -43,37 +45,7 @@ Result<OutputFormat> ParseOutputFormat(std::string_view text) {
                                  "' (expected table, csv, json, ndjson or parquet)");
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string JsonString(std::string_view s) { return "\"" + JsonEscape(s) + "\""; }
 
 std::string CellJson(const Cell& c) {
   switch (c.kind) {

@@ -23,24 +23,6 @@ std::shared_ptr<const schema::DataType> TypeOf(const char* text) {
   return *schema::ParseType(text);
 }
 
-const char* SqlTypeOf(FlatType t) {
-  switch (t) {
-    case FlatType::kString:
-      return "string";
-    case FlatType::kBigint:
-      return "bigint";
-    case FlatType::kDouble:
-      return "double";
-    case FlatType::kBoolean:
-      return "boolean";
-    case FlatType::kTimestamp:
-      return "timestamp";
-    case FlatType::kDate:
-      return "date";
-  }
-  return "string";
-}
-
 std::string DayPrefix(int64_t micros) {
   schema::CivilTime c = schema::CivilFromMicros(micros);
   char buf[64];
@@ -214,7 +196,7 @@ Result<std::unique_ptr<EventProcessor>> EventProcessor::Create(const ProcessorCo
   events->database = "curated";
   events->name = "events";
   for (const auto& c : s.masker_template->output_columns()) {
-    events->columns.push_back({.name = c.name, .type = TypeOf(SqlTypeOf(c.type))});
+    events->columns.push_back({.name = c.name, .type = TypeOf(FlatTypeName(c.type))});
   }
   events->columns.push_back({.name = "_seq", .type = TypeOf("bigint")});
   events->columns.push_back({.name = "_arrival_time", .type = TypeOf("timestamp")});
