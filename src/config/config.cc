@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/json_escape.h"
 #include "config/filter_binding.h"
 #include "config/sections.h"
 #include "config/yaml_section.h"
@@ -144,35 +145,7 @@ std::string YamlToJson(const YAML::Node& n) {
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
         if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) return s;
       }
-      std::string out = "\"";
-      for (char c : s) {
-        switch (c) {
-          case '"':
-            out += "\\\"";
-            break;
-          case '\\':
-            out += "\\\\";
-            break;
-          case '\n':
-            out += "\\n";
-            break;
-          case '\t':
-            out += "\\t";
-            break;
-          case '\r':
-            out += "\\r";
-            break;
-          default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-              char buf[8];
-              std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-              out += buf;
-            } else {
-              out += c;
-            }
-        }
-      }
-      return out + "\"";
+      return "\"" + JsonEscape(s) + "\"";
     }
     case YAML::NodeType::Sequence: {
       std::string out = "[";
