@@ -13,6 +13,39 @@ Result<SeqRange> Topic::Publish(std::vector<OutgoingEvent> events) {
   return future.get();
 }
 
+namespace {
+
+// Forwards to a consumer the bus owns (the embedded bus's single partition).
+class BorrowedConsumer : public Consumer {
+ public:
+  explicit BorrowedConsumer(Consumer* target) : target_(target) {}
+  const std::string& name() const override { return target_->name(); }
+  Result<std::vector<Delivery>> Fetch(const FetchOptions& options) override {
+    return target_->Fetch(options);
+  }
+  Status Ack(std::span<const Receipt> receipts) override { return target_->Ack(receipts); }
+  Status Nack(std::span<const Receipt> receipts, Millis delay) override {
+    return target_->Nack(receipts, delay);
+  }
+  SubscriptionStats Stats() const override { return target_->Stats(); }
+
+ private:
+  Consumer* target_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Consumer>> Bus::OpenPartition(std::string_view subscription,
+                                                     uint32_t partition) {
+  Consumer* c = FindSubscription(subscription);
+  if (c == nullptr) return Status::NotFound("no subscription '" + std::string(subscription) + "'");
+  if (partition != 0)
+    return Status::InvalidArgument("subscription '" + std::string(subscription) +
+                                   "' has one partition; asked for partition " +
+                                   std::to_string(partition));
+  return std::unique_ptr<Consumer>(new BorrowedConsumer(c));
+}
+
 // Receipt handles read "<subscription>:<seq>:<attempt>"; the subscription
 // name guards against acknowledging on the wrong subscription.
 std::string Receipt::Encode(std::string_view subscription) const {

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bus/message.h"
@@ -96,6 +97,29 @@ class Consumer {
   virtual SubscriptionStats Stats() const = 0;
 };
 
+// Shared, expiring key/value records through which the processes of a role
+// agree on membership and partition ownership (a NATS KV bucket on
+// JetStream). Every record expires `ttl()` after its last write unless
+// refreshed. Thread-safe.
+class LeaseStore {
+ public:
+  virtual ~LeaseStore() = default;
+  // Creates `key` when it is absent (or expired): returns its revision;
+  // kAlreadyExists when a live record holds it.
+  virtual Result<uint64_t> Create(std::string_view key, std::string_view value) = 0;
+  // Rewrites `key` only if its revision is still `revision` (compare and
+  // swap), which also refreshes its expiry: returns the new revision;
+  // kAlreadyExists when someone else wrote it since, kNotFound when expired.
+  virtual Result<uint64_t> Update(std::string_view key, std::string_view value,
+                                  uint64_t revision) = 0;
+  // Removes `key` (release); OK when absent.
+  virtual Status Delete(std::string_view key) = 0;
+  // Live records whose key starts with `prefix`, as (key, value), sorted by key.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> List(
+      std::string_view prefix) = 0;
+  virtual Millis ttl() const = 0;
+};
+
 // A bus holds the topics and subscriptions a configuration declares.
 class Bus {
  public:
@@ -105,6 +129,23 @@ class Bus {
   virtual Consumer* FindSubscription(std::string_view name) = 0;
   virtual std::vector<std::string> TopicNames() const = 0;
   virtual std::vector<std::string> SubscriptionNames() const = 0;
+
+  // Partitions of the topic a subscription reads (1 on the embedded bus).
+  virtual uint32_t Partitions(std::string_view subscription) const {
+    (void)subscription;
+    return 1;
+  }
+  // A consumer of one partition of a subscription, for the one worker that
+  // owns the partition (see LeaseStore): it delivers the partition's
+  // messages in sequence order, starting after the last message acknowledged
+  // in order, and redelivers on Nack or after the visibility timeout. The
+  // caller owns it and must destroy it before closing the bus. The embedded
+  // bus has one partition: OpenPartition(name, 0) reads FindSubscription(name).
+  virtual Result<std::unique_ptr<Consumer>> OpenPartition(std::string_view subscription,
+                                                          uint32_t partition);
+  // Where the processes of a role coordinate; null when one process runs
+  // everything (embedded bus), which then owns every partition.
+  virtual LeaseStore* Leases() { return nullptr; }
   // Stops background work and persists cursors; pending publishes fail.
   virtual void Close() = 0;
 };

@@ -16,6 +16,9 @@ struct OutgoingEvent {
   // Optional publisher-side id for deduplication of retried publishes (used by
   // the JetStream bus as Nats-Msg-Id); empty when none.
   std::string dedup_id;
+  // Partition of the topic (0 .. partitions-1), chosen at ingest from the
+  // topic's partition key; the embedded bus has one partition and ignores it.
+  uint32_t partition = 0;
 };
 
 // A stored event: what every subscription of the topic receives.

@@ -8,8 +8,10 @@
 #include <iostream>
 #include <set>
 
+#include "cli/backends.h"
 #include "delivery/delivery_stream_config.h"
 #include "lake/ddl_export.h"
+#include "lake/lake_mirror.h"
 #include "lake/result_format.h"
 #include "process/event_processor.h"
 
@@ -100,6 +102,21 @@ std::unique_ptr<Opened> OpenLake(const std::string& config_path, int* code,
   }
   auto opened = std::make_unique<Opened>();
   opened->config = std::move(cfg).value();
+  if (opened->config.storage.s3.enabled) {
+    // The lake is in S3: refresh the local copy of its data files first.
+    auto store = cli::OpenLake(opened->config);
+    if (!store.ok()) {
+      *code = Fail("cannot open the lake: " + store.status().message());
+      return nullptr;
+    }
+    lake::LakeMirror mirror(store->get(), opened->config.storage.lake_dir);
+    auto synced = mirror.SyncOnce();
+    if (!synced.ok()) {
+      *code = Fail("cannot copy the lake from " + (*store)->Describe() + ": " +
+                   synced.status().message());
+      return nullptr;
+    }
+  }
   auto service = lake::LakeService::Open(opened->config.lake, opened->config.storage.lake_dir,
                                          LakeTablesFromConfig(opened->config), std::move(engine));
   if (!service.ok()) {

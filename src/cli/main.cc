@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -37,10 +38,60 @@ int WaitForSignal() {
   return sig;
 }
 
-int RunCommand(const std::string& path) {
+struct RunFlags {
+  std::string listen;    // HOST:PORT overriding server.listen
+  std::string data_dir;  // overriding storage.data_dir
+  std::string worker_id;
+};
+
+// Applies the command-line overrides; log_dir and lake_dir follow data_dir
+// when they were under it.
+Status ApplyRunFlags(const RunFlags& flags, inlet::config::Config* config,
+                     inlet::cli::PipelineOptions* options) {
+  if (!flags.listen.empty()) {
+    const size_t colon = flags.listen.rfind(':');
+    int port = -1;
+    if (colon != std::string::npos) {
+      try {
+        port = std::stoi(flags.listen.substr(colon + 1));
+      } catch (...) {
+      }
+    }
+    if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535)
+      return Status::InvalidArgument("--listen: expected HOST:PORT such as 127.0.0.1:8081, got '" +
+                                     flags.listen + "'");
+    options->listen_host = flags.listen.substr(0, colon);
+    options->listen_port = static_cast<uint16_t>(port);
+  }
+  if (!flags.data_dir.empty()) {
+    auto& st = config->storage;
+    const std::filesystem::path old = st.data_dir;
+    auto rebase = [&](std::filesystem::path* p) {
+      auto rel = p->lexically_relative(old);
+      if (!rel.empty() && *rel.begin() != "..") *p = std::filesystem::path(flags.data_dir) / rel;
+    };
+    rebase(&st.log_dir);
+    rebase(&st.lake_dir);
+    st.data_dir = flags.data_dir;
+  }
+  options->worker_id = flags.worker_id;
+  return Status::Ok();
+}
+
+int RunCommand(const std::string& path, unsigned roles, const RunFlags& flags) {
   auto config = inlet::config::LoadConfig(path);
   if (!config.ok()) return Fail("invalid configuration:\n" + config.status().message());
-  inlet::cli::Pipeline pipeline(std::move(config).value());
+  inlet::cli::PipelineOptions options;
+  options.roles = roles;
+  Status applied = ApplyRunFlags(flags, &config.value(), &options);
+  if (!applied.ok()) return Fail(applied.message());
+  if (roles != inlet::cli::kAllRoles &&
+      config->bus.type == inlet::config::BusSettings::Type::kEmbedded) {
+    return Fail("inlet " + inlet::cli::RoleNames(roles) +
+                " runs one role of a scaled-out deployment and needs bus.type: jetstream (the "
+                "embedded log belongs to one process); use `inlet run` for the embedded default");
+  }
+  inlet::cli::Pipeline pipeline(std::move(config).value(), options);
   Status st = pipeline.Start();
   if (!st.ok()) return Fail("cannot start: " + st.ToString());
   int sig = WaitForSignal();
@@ -89,12 +140,46 @@ int main(int argc, char** argv) {
   int exit_code = 0;
 
   std::string config_path;
+  RunFlags run_flags;
+  auto add_run_flags = [&](CLI::App* cmd) {
+    cmd->add_option("config", config_path, "Configuration file (YAML)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--listen", run_flags.listen,
+                    "HOST:PORT of this process's HTTP server, overriding server.listen (port 0 "
+                    "picks a free one)");
+    cmd->add_option("--data-dir", run_flags.data_dir,
+                    "Overrides storage.data_dir (and log_dir and lake_dir when under it), for "
+                    "several processes on one host");
+    cmd->add_option("--worker-id", run_flags.worker_id,
+                    "Name of this process among the processes of its role (default: "
+                    "host-pid-random)");
+  };
   auto* run =
       app.add_subcommand("run", "Run every component the configuration declares, in this process");
-  run->add_option("config", config_path, "Configuration file (YAML)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  run->callback([&] { exit_code = RunCommand(config_path); });
+  add_run_flags(run);
+  run->callback([&] { exit_code = RunCommand(config_path, inlet::cli::kAllRoles, run_flags); });
+  const struct {
+    const char* name;
+    unsigned role;
+    const char* help;
+  } kRoles[] = {
+      {"ingest", inlet::cli::kRoleIngest,
+       "Run the ingest role: the HTTP ingest and consumer APIs, publishing to JetStream"},
+      {"deliver", inlet::cli::kRoleDeliver,
+       "Run the delivery role: raw events to the lake, sharing the partitions with the other "
+       "deliver processes"},
+      {"process", inlet::cli::kRoleProcess,
+       "Run the processing role: curated tables and aggregates, sharing the partitions with the "
+       "other process processes"},
+      {"serve", inlet::cli::kRoleServe,
+       "Run the serving role: catalog, crawlers, SQL, dashboard and notifications"},
+  };
+  for (const auto& r : kRoles) {
+    auto* cmd = app.add_subcommand(r.name, r.help);
+    add_run_flags(cmd);
+    cmd->callback([&, role = r.role] { exit_code = RunCommand(config_path, role, run_flags); });
+  }
 
   auto* check =
       app.add_subcommand("check", "Validate a configuration and exit (non-zero when invalid)");
@@ -142,6 +227,10 @@ int main(int argc, char** argv) {
           "--template", template_file,
           "File with the event template; placeholders {{id}} {{seq}} {{ts}} {{user}} {{rand}}")
       ->check(CLI::ExistingFile);
+  loadgen
+      ->add_option("--id-prefix", load.id_prefix,
+                   "Event ids read <prefix>-<connection>-<n>; give each concurrent loadgen its own")
+      ->capture_default_str();
   loadgen->callback([&] {
     size_t colon = url.rfind(':');
     if (colon == std::string::npos) {

@@ -2,45 +2,74 @@
 
 #include <spdlog/spdlog.h>
 
-#include "bus/embedded_bus.h"
+#include <mutex>
+
+#include "cli/backends.h"
 #include "cli/lake_commands.h"
+#include "cluster/partition_assigner.h"
 #include "common/metrics.h"
 #include "delivery/delivery_stream.h"
 #include "http/api_keys.h"
 #include "http/http_server.h"
 #include "ingest/ingest_service.h"
+#include "lake/lake_mirror.h"
 #include "lake/lake_routes.h"
 #include "lake/lake_service.h"
 #include "notify/notification_service.h"
 #include "process/processing_service.h"
-#include "storage/local_object_store.h"
 #include "web/dashboard_routes.h"
 #include "web/status_api.h"
 
 namespace inlet::cli {
 
+// One running delivery stream: the whole subscription, or one partition of
+// it (then it owns its partition consumer).
+struct RunningStream {
+  std::unique_ptr<bus::Consumer> consumer;  // null when unpartitioned
+  std::unique_ptr<delivery::DeliveryStream> stream;
+};
+
 struct Pipeline::Impl {
   config::Config config;
+  PipelineOptions options;
   MetricsRegistry metrics;
-  std::unique_ptr<bus::EmbeddedBus> bus;
+  std::unique_ptr<bus::Bus> bus;
   std::unique_ptr<http::ApiKeys> keys;
   std::unique_ptr<http::HttpServer> server;
   std::unique_ptr<ingest::IngestService> ingest;
   std::unique_ptr<storage::ObjectStore> lake;
-  std::vector<std::unique_ptr<delivery::DeliveryStream>> streams;
+  std::unique_ptr<lake::LakeMirror> mirror;
+
+  mutable std::mutex streams_mu;                 // guards streams (partitions come and go)
+  std::map<std::string, RunningStream> streams;  // by StateName()
+  // Partitioned processors, by ProcessorConfig::StateName().
+  std::mutex processing_mu;
+  std::map<std::string, std::unique_ptr<process::ProcessingService>> partitioned_processing;
+  std::unique_ptr<process::ProcessingService> processing;  // unpartitioned
+  std::vector<std::unique_ptr<cluster::PartitionAssigner>> assigners;
+
   std::unique_ptr<notify::NotificationService> notify;
-  std::unique_ptr<process::ProcessingService> processing;
   std::unique_ptr<lake::LakeService> lake_service;
+
+  bool Has(Role r) const { return (options.roles & r) != 0; }
+  Status StartDelivery();
+  void AddDeliveryCollectors();
+  Status StartStream(delivery::DeliveryStreamConfig d);
+  void StopStream(const std::string& state_name);
+  Status StartProcessing();
+  std::filesystem::path StagingDir(const std::string& name) const {
+    return config.storage.data_dir / "staging" / name;
+  }
 };
 
-namespace {
-
-void AddDeliveryCollectors(std::vector<std::unique_ptr<delivery::DeliveryStream>>* streams,
-                           MetricsRegistry* metrics) {
-  metrics->AddCollector([streams](const MetricsRegistry::Emit& emit) {
-    for (const auto& s : *streams) {
-      const delivery::DeliveryMetrics m = s->Metrics();
-      const std::string l = "stream=\"" + s->config().name + "\"";
+void Pipeline::Impl::AddDeliveryCollectors() {
+  metrics.AddCollector([this](const MetricsRegistry::Emit& emit) {
+    std::lock_guard lock(streams_mu);
+    for (const auto& [state_name, running] : streams) {
+      const auto& c = running.stream->config();
+      const delivery::DeliveryMetrics m = running.stream->Metrics();
+      std::string l = "stream=\"" + c.name + "\"";
+      if (c.partition) l += ",partition=\"" + std::to_string(*c.partition) + "\"";
       emit("inlet_delivery_files_total", "Parquet files committed to the lake", "counter", l,
            double(m.files_written));
       emit("inlet_delivery_bytes_total", "Parquet bytes committed to the lake", "counter", l,
@@ -68,9 +97,122 @@ void AddDeliveryCollectors(std::vector<std::unique_ptr<delivery::DeliveryStream>
   });
 }
 
-}  // namespace
+Status Pipeline::Impl::StartStream(delivery::DeliveryStreamConfig d) {
+  RunningStream running;
+  bus::Consumer* consumer = nullptr;
+  if (d.partition) {
+    auto owned = bus->OpenPartition(d.subscription, *d.partition);
+    if (!owned.ok()) return owned.status();
+    running.consumer = std::move(*owned);
+    consumer = running.consumer.get();
+  } else {
+    consumer = bus->FindSubscription(d.subscription);
+  }
+  delivery::DeliveryStreamOptions o;
+  if (!lake->LocalPath("x")) o.staging_dir = StagingDir("deliver-" + d.StateName());
+  auto stream = delivery::DeliveryStream::Create(d, consumer, lake.get(), o);
+  if (!stream.ok()) return stream.status();
+  running.stream = std::move(*stream);
+  running.stream->Start();
+  std::lock_guard lock(streams_mu);
+  streams[d.StateName()] = std::move(running);
+  return Status::Ok();
+}
 
-Pipeline::Pipeline(config::Config config) : impl_(new Impl) { impl_->config = std::move(config); }
+void Pipeline::Impl::StopStream(const std::string& state_name) {
+  RunningStream running;
+  {
+    std::lock_guard lock(streams_mu);
+    auto it = streams.find(state_name);
+    if (it == streams.end()) return;
+    running = std::move(it->second);
+    streams.erase(it);
+  }
+  Status st = running.stream->Stop();
+  if (!st.ok())
+    spdlog::error("delivery stream {}: final flush failed: {}", state_name, st.ToString());
+  running.stream.reset();  // before its consumer
+}
+
+Status Pipeline::Impl::StartDelivery() {
+  for (const auto& d : config.delivery_streams) {
+    if (bus->Leases() == nullptr) {
+      INLET_RETURN_IF_ERROR(StartStream(d));
+      continue;
+    }
+    cluster::AssignerCallbacks cb;
+    cb.start = [this, d](uint32_t p) {
+      delivery::DeliveryStreamConfig part = d;
+      part.partition = p;
+      return StartStream(std::move(part));
+    };
+    cb.stop = [this, d](uint32_t p) {
+      delivery::DeliveryStreamConfig part = d;
+      part.partition = p;
+      StopStream(part.StateName());
+    };
+    assigners.push_back(std::make_unique<cluster::PartitionAssigner>(
+        bus->Leases(), "deliver." + d.name, bus->Partitions(d.subscription), options.worker_id,
+        std::move(cb)));
+  }
+  return Status::Ok();
+}
+
+Status Pipeline::Impl::StartProcessing() {
+  if (bus->Leases() == nullptr) {
+    process::ProcessConfig pc = config.process;
+    if (!lake->LocalPath("x")) {
+      for (auto& p : pc.processors) p.staging_dir = StagingDir("process-" + p.StateName());
+    }
+    auto p = process::ProcessingService::Create(pc, config.tables, bus.get(), lake.get(), &metrics);
+    if (!p.ok()) return p.status();
+    processing = std::move(p).value();
+    return processing->Start();
+  }
+  for (const auto& proc : config.process.processors) {
+    cluster::AssignerCallbacks cb;
+    cb.start = [this, proc](uint32_t partition) -> Status {
+      process::ProcessConfig pc;
+      pc.processors.push_back(proc);
+      auto& one = pc.processors.back();
+      one.partition = partition;
+      one.staging_dir = StagingDir("process-" + one.StateName());
+      // One worker per partition keeps its order; the role scales out by
+      // partitions across processes instead.
+      one.autoscale.min_workers = one.autoscale.max_workers = 1;
+      auto p =
+          process::ProcessingService::Create(pc, config.tables, bus.get(), lake.get(), &metrics);
+      if (!p.ok()) return p.status();
+      INLET_RETURN_IF_ERROR((*p)->Start());
+      std::lock_guard lock(processing_mu);
+      partitioned_processing[one.StateName()] = std::move(*p);
+      return Status::Ok();
+    };
+    cb.stop = [this, proc](uint32_t partition) {
+      process::ProcessorConfig one = proc;
+      one.partition = partition;
+      std::unique_ptr<process::ProcessingService> service;
+      {
+        std::lock_guard lock(processing_mu);
+        auto it = partitioned_processing.find(one.StateName());
+        if (it == partitioned_processing.end()) return;
+        service = std::move(it->second);
+        partitioned_processing.erase(it);
+      }
+      service->Stop();
+    };
+    assigners.push_back(std::make_unique<cluster::PartitionAssigner>(
+        bus->Leases(), "process." + proc.name, bus->Partitions(proc.subscription),
+        options.worker_id, std::move(cb)));
+  }
+  return Status::Ok();
+}
+
+Pipeline::Pipeline(config::Config config, PipelineOptions options) : impl_(new Impl) {
+  impl_->config = std::move(config);
+  impl_->options = std::move(options);
+  if (impl_->options.worker_id.empty()) impl_->options.worker_id = cluster::NewWorkerId();
+}
 
 Pipeline::~Pipeline() { Stop(); }
 
@@ -80,7 +222,7 @@ uint16_t Pipeline::port() const { return impl_->server ? impl_->server->port() :
 
 Status Pipeline::Start() {
   auto& c = impl_->config;
-  auto bus = bus::EmbeddedBus::Open(c.EmbeddedBus());
+  auto bus = OpenBus(c);
   if (!bus.ok()) return bus.status();
   impl_->bus = std::move(bus).value();
 
@@ -92,60 +234,68 @@ Status Pipeline::Start() {
   impl_->keys = std::make_unique<http::ApiKeys>(std::move(keys), c.server.auth);
 
   http::ServerOptions so;
-  so.host = c.server.host;
-  so.port = c.server.port;
+  so.host = impl_->options.listen_host.value_or(c.server.host);
+  so.port = impl_->options.listen_port.value_or(c.server.port);
   so.threads = c.server.io_threads;
   so.max_body_bytes = c.limits.max_request_bytes;
   so.request_timeout = c.server.request_timeout;
   so.idle_timeout = c.server.idle_timeout;
   so.max_connections = c.server.max_connections;
   impl_->server = std::make_unique<http::HttpServer>(so);
-  impl_->ingest = std::make_unique<ingest::IngestService>(impl_->bus.get(), c, impl_->keys.get(),
-                                                          &impl_->metrics);
-  impl_->ingest->RegisterRoutes(impl_->server.get());
+  if (impl_->Has(kRoleIngest)) {
+    impl_->ingest = std::make_unique<ingest::IngestService>(impl_->bus.get(), c, impl_->keys.get(),
+                                                            &impl_->metrics);
+    impl_->ingest->RegisterRoutes(impl_->server.get());
+  }
   web::AddBusCollectors(impl_->bus.get(), &impl_->metrics);
 
-  if (!c.delivery_streams.empty() || !c.process.processors.empty()) {
-    auto store = storage::LocalObjectStore::Open(c.storage.lake_dir);
+  const bool writes_lake = (impl_->Has(kRoleDeliver) && !c.delivery_streams.empty()) ||
+                           (impl_->Has(kRoleProcess) && !c.process.processors.empty());
+  if (writes_lake || impl_->Has(kRoleServe)) {
+    auto store = OpenLake(c);
     if (!store.ok()) return store.status();
     impl_->lake = std::move(store).value();
   }
-  if (!c.delivery_streams.empty()) {
-    for (const auto& d : c.delivery_streams) {
-      auto stream = delivery::DeliveryStream::Create(
-          d, impl_->bus->FindSubscription(d.subscription), impl_->lake.get());
-      if (!stream.ok()) return stream.status();
-      impl_->streams.push_back(std::move(stream).value());
-    }
-    for (auto& s : impl_->streams) s->Start();
-    AddDeliveryCollectors(&impl_->streams, &impl_->metrics);
+  if (impl_->Has(kRoleDeliver)) {
+    INLET_RETURN_IF_ERROR(impl_->StartDelivery());
+    impl_->AddDeliveryCollectors();
   }
-  if (!c.process.processors.empty()) {
-    auto p = process::ProcessingService::Create(c.process, c.tables, impl_->bus.get(),
-                                                impl_->lake.get(), &impl_->metrics);
-    if (!p.ok()) return p.status();
-    impl_->processing = std::move(p).value();
-    INLET_RETURN_IF_ERROR(impl_->processing->Start());
+  if (impl_->Has(kRoleProcess) && !c.process.processors.empty()) {
+    INLET_RETURN_IF_ERROR(impl_->StartProcessing());
   }
-  if (!c.notify.targets.empty()) {
+  for (auto& a : impl_->assigners) a->Start();
+  if (impl_->Has(kRoleServe) && !c.notify.targets.empty()) {
     auto n = notify::NotificationService::Create(c.notify, impl_->bus.get(), &impl_->metrics);
     if (!n.ok()) return n.status();
     impl_->notify = std::move(n).value();
     impl_->notify->Start();
   }
   web::RegisterStatusRoutes(impl_->server.get(), impl_->bus.get(), &impl_->metrics);
-  // Web dashboard (issue 7): the UI at / and /ui/*, saved dashboards under <data_dir>/dashboards.
-  web::RegisterDashboardRoutes(impl_->server.get(), impl_->keys.get(),
-                               c.storage.data_dir / "dashboards");
-  // The catalog and SQL over the lake (tables of the config, scheduled crawlers).
-  auto lake_service = lake::LakeService::Open(c.lake, c.storage.lake_dir, LakeTablesFromConfig(c));
-  if (!lake_service.ok()) return lake_service.status();
-  impl_->lake_service = std::move(lake_service).value();
-  INLET_RETURN_IF_ERROR(impl_->lake_service->Start());
-  lake::RegisterLakeRoutes(impl_->server.get(), impl_->lake_service.get(), impl_->keys.get());
+  if (impl_->Has(kRoleServe)) {
+    // The lake on S3 is read through a local mirror of its data files.
+    if (!impl_->lake->LocalPath("x")) {
+      impl_->mirror = std::make_unique<lake::LakeMirror>(impl_->lake.get(), c.storage.lake_dir);
+      auto first = impl_->mirror->SyncOnce();
+      if (!first.ok()) return first.status();
+      impl_->mirror->Start(c.storage.s3.mirror_interval);
+    }
+    // Web dashboard: the UI at / and /ui/*, saved dashboards under <data_dir>/dashboards.
+    web::RegisterDashboardRoutes(impl_->server.get(), impl_->keys.get(),
+                                 c.storage.data_dir / "dashboards");
+    // The catalog and SQL over the lake (tables of the config, scheduled crawlers).
+    auto lake_service =
+        lake::LakeService::Open(c.lake, c.storage.lake_dir, LakeTablesFromConfig(c));
+    if (!lake_service.ok()) return lake_service.status();
+    impl_->lake_service = std::move(lake_service).value();
+    INLET_RETURN_IF_ERROR(impl_->lake_service->Start());
+    lake::RegisterLakeRoutes(impl_->server.get(), impl_->lake_service.get(), impl_->keys.get());
+  }
   INLET_RETURN_IF_ERROR(impl_->server->Start());
-  spdlog::info("inlet listening on http://{}:{} (auth {})", c.server.host, impl_->server->port(),
-               c.server.auth ? "on" : "off");
+  spdlog::info("inlet {} listening on http://{}:{} (auth {}, bus {}, lake {})",
+               RoleNames(impl_->options.roles), so.host, impl_->server->port(),
+               c.server.auth ? "on" : "off",
+               c.bus.type == config::BusSettings::Type::kJetStream ? "jetstream" : "embedded",
+               impl_->lake ? impl_->lake->Describe() : "-");
   return Status::Ok();
 }
 
@@ -167,8 +317,9 @@ PipelineStats Pipeline::Stats() const {
           st.rejected_at_ingest[labels.substr(p + 8, labels.find('"', p + 8) - p - 8)] += v;
         }
       });
-  for (const auto& s : impl_->streams) {
-    const delivery::DeliveryMetrics m = s->Metrics();
+  std::lock_guard lock(impl_->streams_mu);
+  for (const auto& [name, running] : impl_->streams) {
+    const delivery::DeliveryMetrics m = running.stream->Metrics();
     st.lake_files += m.files_written;
     st.lake_bytes += m.bytes_written;
     st.lake_rows += m.rows_written;
@@ -180,21 +331,62 @@ PipelineStats Pipeline::Stats() const {
 void Pipeline::Stop() {
   if (impl_->server) impl_->server->Stop();
   if (impl_->notify) impl_->notify->Stop();
+  // Stopping an assigner stops its partitions and releases their leases.
+  for (auto& a : impl_->assigners) a->Stop();
+  impl_->assigners.clear();
   if (impl_->processing) impl_->processing->Stop();
+  if (impl_->mirror) impl_->mirror->Stop();
   if (impl_->lake_service) impl_->lake_service->Stop();
-  for (auto& s : impl_->streams) {
-    Status st = s->Stop();
-    if (!st.ok())
-      spdlog::error("delivery stream {}: final flush failed: {}", s->config().name, st.ToString());
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(impl_->streams_mu);
+    for (const auto& [name, running] : impl_->streams) names.push_back(name);
   }
+  for (const auto& name : names) impl_->StopStream(name);
   if (impl_->bus) impl_->bus->Close();
   impl_->ingest.reset();
   impl_->server.reset();
-  impl_->streams.clear();
   impl_->notify.reset();
   impl_->processing.reset();
+  impl_->partitioned_processing.clear();
   impl_->lake_service.reset();
+  impl_->mirror.reset();
   impl_->bus.reset();
+}
+
+std::string RoleNames(unsigned roles) {
+  if (roles == kAllRoles) return "(all roles)";
+  std::string out;
+  for (auto [bit, name] : {std::pair{kRoleIngest, "ingest"}, std::pair{kRoleDeliver, "deliver"},
+                           std::pair{kRoleProcess, "process"}, std::pair{kRoleServe, "serve"}}) {
+    if (roles & bit) out += out.empty() ? name : std::string(",") + name;
+  }
+  return out;
+}
+
+Result<unsigned> ParseRoles(std::string_view text) {
+  unsigned roles = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    const std::string_view r = text.substr(start, comma - start);
+    if (r == "ingest")
+      roles |= kRoleIngest;
+    else if (r == "deliver")
+      roles |= kRoleDeliver;
+    else if (r == "process")
+      roles |= kRoleProcess;
+    else if (r == "serve")
+      roles |= kRoleServe;
+    else if (r == "all")
+      roles |= kAllRoles;
+    else
+      return Status::InvalidArgument("unknown role '" + std::string(r) +
+                                     "' (use ingest, deliver, process, serve or all)");
+    start = comma + 1;
+  }
+  return roles;
 }
 
 }  // namespace inlet::cli

@@ -430,6 +430,10 @@ Result<ReprocessReport> Reprocess(const config::Config& cfg, const ReprocessOpti
     action.store = true;
   }
 
+  if (cfg.storage.s3.enabled)
+    return Status::Unsupported(
+        "inlet reprocess works on a local lake; this configuration keeps it in S3 (run it on a "
+        "copy of the lake, see docs/reprocessing.md)");
   fs::path lake_dir = fs::absolute(cfg.storage.lake_dir).lexically_normal();
   auto store = storage::LocalObjectStore::Open(lake_dir);
   if (!store.ok()) return store.status();

@@ -72,9 +72,16 @@ Histogram& MetricsRegistry::GetHistogram(const std::string& name, const std::str
   return *slot;
 }
 
-void MetricsRegistry::AddCollector(std::function<void(const Emit&)> collector) {
+uint64_t MetricsRegistry::AddCollector(std::function<void(const Emit&)> collector) {
   std::lock_guard lock(mu_);
-  collectors_.push_back(std::move(collector));
+  const uint64_t id = next_collector_++;
+  collectors_.emplace(id, std::move(collector));
+  return id;
+}
+
+void MetricsRegistry::RemoveCollector(uint64_t id) {
+  std::lock_guard lock(mu_);
+  collectors_.erase(id);
 }
 
 void MetricsRegistry::ForEachCounter(
@@ -132,7 +139,7 @@ std::string MetricsRegistry::Render() const {
     if (s.empty()) s += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
     s += name + Braced(labels) + " " + Num(value) + "\n";
   };
-  for (const auto& c : collectors_) c(emit);
+  for (const auto& [id, c] : collectors_) c(emit);
   std::string text;
   for (const auto& [name, s] : out) text += s;
   return text;

@@ -72,7 +72,10 @@ class MetricsRegistry {
   using Emit =
       std::function<void(const std::string& name, const std::string& help, const std::string& type,
                          const std::string& labels, double value)>;
-  void AddCollector(std::function<void(const Emit&)> collector);
+  // Returns an id for RemoveCollector (for collectors of objects that go
+  // away before the registry, such as the processors of a partition).
+  uint64_t AddCollector(std::function<void(const Emit&)> collector);
+  void RemoveCollector(uint64_t id);
 
   std::string Render() const;
   // Calls fn(labels, value) for every counter of the family `name`.
@@ -91,7 +94,8 @@ class MetricsRegistry {
 
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;
-  std::vector<std::function<void(const Emit&)>> collectors_;
+  std::map<uint64_t, std::function<void(const Emit&)>> collectors_;  // by id, in order
+  uint64_t next_collector_ = 1;
 };
 
 }  // namespace inlet

@@ -62,6 +62,77 @@ void ReadServer(Section s, ServerConfig* out) {
   s.Integer("max_connections", &out->max_connections, 1, 1'000'000);
 }
 
+bool ValidPartitionKey(const std::string& key) {
+  static const std::regex path(R"(^(\$\.)?[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$)");
+  return std::regex_match(key, path);
+}
+
+void ReadS3(Section s, S3Config* out) {
+  out->enabled = true;
+  s.String("endpoint", &out->endpoint);
+  s.String("region", &out->region);
+  s.String("bucket", &out->bucket);
+  s.String("prefix", &out->prefix);
+  s.Bool("path_style", &out->path_style);
+  s.Size("multipart_threshold", &out->multipart_threshold, 5ull << 20, 5ull << 30);
+  s.Size("part_size", &out->part_size, 5ull << 20, 5ull << 30);
+  s.Integer("max_attempts", &out->max_attempts, 1, 100);
+  s.Duration("request_timeout", &out->request_timeout, std::chrono::seconds(1),
+             std::chrono::hours(1));
+  s.Bool("create_bucket", &out->create_bucket);
+  s.Duration("mirror_interval", &out->mirror_interval, std::chrono::milliseconds(200),
+             std::chrono::hours(1));
+  if (out->endpoint.rfind("http://", 0) != 0 && out->endpoint.rfind("https://", 0) != 0)
+    s.Error("endpoint", "expected http(s)://host[:port], got '" + out->endpoint + "'");
+  static const std::regex bucket("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$");
+  if (!std::regex_match(out->bucket, bucket))
+    s.Error("bucket",
+            "expected an S3 bucket name (3-63 of a-z 0-9 . -), got '" + out->bucket + "'");
+  while (!out->prefix.empty() && out->prefix.back() == '/') out->prefix.pop_back();
+  if (out->part_size > out->multipart_threshold)
+    s.Error("part_size", "must not exceed multipart_threshold");
+}
+
+void ReadBus(Section s, BusSettings* out) {
+  std::string type = "embedded";
+  s.String("type", &type);
+  if (type == "embedded") {
+    out->type = BusSettings::Type::kEmbedded;
+  } else if (type == "jetstream") {
+    out->type = BusSettings::Type::kJetStream;
+  } else {
+    s.Error("type", "expected embedded or jetstream, got '" + type + "'");
+  }
+  if (!s.Has("jetstream")) {
+    if (out->type == BusSettings::Type::kJetStream)
+      s.Error("jetstream", "bus.type jetstream needs a jetstream: section with its servers");
+    return;
+  }
+  Section j(s.Raw("jetstream"), "bus.jetstream", s.errors());
+  JetStreamSettings& js = out->jetstream;
+  j.StringList("servers", &js.servers);
+  if (js.servers.empty()) j.Error("servers", "list at least one nats://host:port");
+  for (const auto& url : js.servers) {
+    if (url.rfind("nats://", 0) != 0 && url.rfind("tls://", 0) != 0)
+      j.Error("servers", "expected nats://host:port or tls://host:port, got '" + url + "'");
+  }
+  j.String("stream_prefix", &js.stream_prefix);
+  static const std::regex prefix("^[A-Za-z][A-Za-z0-9_-]{0,31}$");
+  if (!std::regex_match(js.stream_prefix, prefix))
+    j.Error("stream_prefix",
+            "expected a letter then up to 31 of A-Z a-z 0-9 _ -, got '" + js.stream_prefix + "'");
+  j.Integer("replicas", &js.replicas, 1, 5);
+  j.Duration("publish_timeout", &js.publish_timeout, std::chrono::milliseconds(100),
+             std::chrono::minutes(5));
+  j.Duration("api_timeout", &js.api_timeout, std::chrono::milliseconds(100),
+             std::chrono::minutes(5));
+  j.Integer("publish_retries", &js.publish_retries, 0, 100);
+  j.Duration("lease_ttl", &js.lease_ttl, std::chrono::seconds(2), std::chrono::minutes(10));
+  j.Duration("partition_ack_wait", &js.partition_ack_wait, std::chrono::seconds(10),
+             std::chrono::hours(12));
+  j.String("credentials_file", &js.credentials_file);
+}
+
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -268,7 +339,9 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
           log_dir.empty() ? cfg.storage.data_dir / "log" : std::filesystem::path(log_dir);
       cfg.storage.lake_dir =
           lake_dir.empty() ? cfg.storage.data_dir / "lake" : std::filesystem::path(lake_dir);
+      if (s.Has("s3")) ReadS3(Section(s.Raw("s3"), "storage.s3", &errors), &cfg.storage.s3);
     }
+    ReadBus(Section(top.Raw("bus"), "bus", &errors), &cfg.bus);
     {
       Section s(top.Raw("limits"), "limits", &errors);
       LimitsConfig& l = cfg.limits;
@@ -299,6 +372,17 @@ Result<Config> ParseConfig(std::string_view yaml_text, const std::string& name) 
       s.Size("segment_bytes", &t.bus.segment_bytes, 1 << 20, 4ull << 30);
       s.Duration("retention", &t.bus.retention, std::chrono::seconds(0),
                  std::chrono::hours(24 * 365));
+      s.Integer("partitions", &t.partitions, 1, 1024);
+      s.String("partition_key", &t.partition_key);
+      if (!t.partition_key.empty() && !ValidPartitionKey(t.partition_key)) {
+        s.Error("partition_key", "expected a field path such as user_id or $.user.id, got '" +
+                                     t.partition_key + "'");
+      }
+      if (t.partitions > 1 && t.partition_key.empty()) {
+        s.Error("partitions",
+                "a topic with several partitions needs a partition_key (the field that identifies "
+                "a person), so that one person's events stay in one partition");
+      }
       s.String("table", &t.table);
       if (!t.table.empty() && !cfg.tables.count(t.table)) {
         s.Error("table", "no table '" + t.table + "' is declared under tables:");

@@ -31,10 +31,52 @@ struct ServerConfig {
   uint32_t max_connections = 10000;
 };
 
+// storage.s3: the lake in an S3 bucket (AWS, MinIO, Ceph radosgw) instead of
+// lake_dir; lake_dir then holds the local cache that queries read.
+struct S3Config {
+  bool enabled = false;
+  std::string endpoint;  // http(s)://host[:port]
+  std::string region = "us-east-1";
+  std::string bucket;
+  std::string prefix;      // inside the bucket, "" or ending without '/'
+  bool path_style = true;  // false: virtual-host style (bucket.host)
+  // Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and
+  // AWS_SESSION_TOKEN), else AWS_PROFILE of AWS_SHARED_CREDENTIALS_FILE or
+  // ~/.aws/credentials: never from this file.
+  uint64_t multipart_threshold = 16ull << 20;
+  uint64_t part_size = 8ull << 20;
+  int max_attempts = 5;
+  std::chrono::milliseconds request_timeout{60000};
+  // How often `serve` copies new data files of the bucket to its local
+  // cache (lake_dir), which the catalog, crawlers and SQL read.
+  std::chrono::milliseconds mirror_interval{5000};
+  bool create_bucket = false;  // create the bucket at start when it is missing
+};
+
 struct StorageConfig {
   std::filesystem::path data_dir = "data";
   std::filesystem::path log_dir;   // default <data_dir>/log
-  std::filesystem::path lake_dir;  // default <data_dir>/lake
+  std::filesystem::path lake_dir;  // default <data_dir>/lake (with s3: the local cache)
+  S3Config s3;
+};
+
+// bus.type: jetstream: the topics are replicated NATS JetStream streams.
+struct JetStreamSettings {
+  std::vector<std::string> servers;  // nats://host:port
+  std::string stream_prefix = "inlet";
+  int replicas = 1;
+  std::chrono::milliseconds publish_timeout{5000};
+  std::chrono::milliseconds api_timeout{5000};
+  int publish_retries = 8;
+  std::chrono::milliseconds lease_ttl{10000};
+  std::chrono::milliseconds partition_ack_wait{600000};
+  std::string credentials_file;  // NATS .creds, optional
+};
+
+struct BusSettings {
+  enum class Type { kEmbedded, kJetStream };
+  Type type = Type::kEmbedded;
+  JetStreamSettings jetstream;
 };
 
 struct LimitsConfig {
@@ -60,6 +102,11 @@ struct ApiKeyConfig {
 struct TopicDecl {
   bus::TopicConfig bus;
   std::string table;  // qualified table name of its events, optional
+  // Partitions of the topic on JetStream, and the event field (a JSON path
+  // such as "user_id" or "$.user.id") whose value picks the partition, so
+  // that every event of one person goes to the same partition.
+  uint32_t partitions = 1;
+  std::string partition_key;
 };
 
 struct SubscriptionDecl {
@@ -72,6 +119,7 @@ struct Config {
   std::filesystem::path file;  // where it was loaded from
   ServerConfig server;
   StorageConfig storage;
+  BusSettings bus;
   LimitsConfig limits;
   std::vector<ApiKeyConfig> api_keys;
   std::map<std::string, schema::TableSchema> tables;  // by qualified name db.table

@@ -1,6 +1,7 @@
 #include "delivery/delivery_stream.h"
 
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -397,7 +398,7 @@ struct DeliveryStream::Impl {
     range->first = seq;
     range->last = seq;
     range->opened_at_us = Now();
-    range->random_string = RandomStringFor(config.name, replay ? replay->first : seq);
+    range->random_string = RandomStringFor(config.StateName(), replay ? replay->first : seq);
   }
 
   // The data partition of an event. Without partition keys or sub-second
@@ -556,12 +557,13 @@ struct DeliveryStream::Impl {
   }
 
   Status WriteState(const StreamState& s) {
-    return store->PutBytes(StreamStateKey(config.name), EncodeStreamState(config.name, s));
+    return store->PutBytes(StreamStateKey(config.StateName()),
+                           EncodeStreamState(config.StateName(), s));
   }
 
   std::string FileName(const Partition& p, uint64_t first_seq, uint64_t last_seq,
                        int64_t first_arrival) const {
-    std::string name = config.name + "-" + std::to_string(config.version) + "-" +
+    std::string name = config.StateName() + "-" + std::to_string(config.version) + "-" +
                        FormatTimestamp(kFileTimePattern, first_arrival) + "-" +
                        std::to_string(first_seq) + "-" + std::to_string(last_seq);
     if (!p.error && prefix->uses_partition_keys()) {
@@ -796,9 +798,11 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(DeliveryStreamCon
   impl->writer = std::move(*writer);
 
   if (impl->options.staging_dir.empty()) {
-    auto local = store->LocalPath("_staging/" + c.name);
+    auto local = store->LocalPath("_staging/" + c.StateName());
     impl->options.staging_dir =
-        local ? *local : std::filesystem::temp_directory_path() / ("inlet-staging-" + c.name);
+        local ? *local
+              : std::filesystem::temp_directory_path() /
+                    ("inlet-staging-" + std::to_string(getpid()) + "-" + c.StateName());
   }
   std::error_code ec;
   std::filesystem::create_directories(impl->options.staging_dir, ec);
@@ -810,11 +814,11 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(DeliveryStreamCon
     std::filesystem::remove(entry.path(), ec);
   }
 
-  auto raw = store->Get(StreamStateKey(c.name));
+  auto raw = store->Get(StreamStateKey(c.StateName()));
   if (raw.ok()) {
     auto decoded = DecodeStreamState(*raw);
     if (!decoded.ok())
-      return Status::Corruption(StreamStateKey(c.name) + ": " + decoded.status().message());
+      return Status::Corruption(StreamStateKey(c.StateName()) + ": " + decoded.status().message());
     impl->state = *decoded;
     impl->replay = impl->state.intent;
   } else if (raw.status().code() != StatusCode::kNotFound) {

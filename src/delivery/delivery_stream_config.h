@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,14 @@ struct DeliveryStreamConfig {
   // Key prefix of the table in the lake; "" means "<database>/<name>/"
   // ("raw/events/"). Data keys are location + prefix + file name.
   std::string location;
+  // Set when this instance writes one partition of a partitioned subscription
+  // (one process of `inlet deliver` per owned partition): its state and file
+  // names then carry ".p<N>", so partitions commit independently.
+  std::optional<uint32_t> partition;
+  // "<name>" or "<name>.p<N>": the name of the stream's state and files.
+  std::string StateName() const {
+    return partition ? name + ".p" + std::to_string(*partition) : name;
+  }
 
   // Buffering hints: a flush happens when the first is reached.
   std::chrono::seconds buffer_interval{300};  // 0..900 s; 0 flushes after every fetch

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/crc32c.h"
+
 namespace inlet::ingest {
 namespace {
 
@@ -175,7 +177,10 @@ struct BodyParser::Impl {
     // parse() copies into its padded buffer when the view is not padded.
     auto err = dom.parse(ev.data(), ev.size(), true).get(el);
     if (err == simdjson::NUMBER_ERROR && ev.front() == '{' && ValidJsonSyntax(ev, kMaxDepth)) {
-      return true;  // valid JSON with a number beyond 64 bits: stored as sent
+      // Valid JSON with a number beyond 64 bits: stored as sent.
+      if (!limits.partition_pointer.empty())
+        out->partition_hashes.push_back(Crc32c(ev.data(), ev.size()));
+      return true;
     }
     if (err) {
       out->rejected.push_back(
@@ -186,7 +191,20 @@ struct BodyParser::Impl {
       out->rejected.push_back({index, "not_an_object", "an event must be a JSON object"});
       return false;
     }
+    if (!limits.partition_pointer.empty())
+      out->partition_hashes.push_back(PartitionHash(el, ev, limits));
     return true;
+  }
+
+  static uint32_t PartitionHash(simdjson::dom::element event, std::string_view text,
+                                const BodyLimits& limits) {
+    simdjson::dom::element v;
+    if (event.at_pointer(limits.partition_pointer).get(v) != simdjson::SUCCESS || v.is_null())
+      return Crc32c(text.data(), text.size());
+    std::string_view s;
+    if (v.get_string().get(s) == simdjson::SUCCESS) return Crc32c(s.data(), s.size());
+    const std::string json = simdjson::minify(v);
+    return Crc32c(json.data(), json.size());
   }
 };
 
@@ -287,6 +305,7 @@ Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody
   out->events.clear();
   out->indexes.clear();
   out->rejected.clear();
+  out->partition_hashes.clear();
   error_category_.clear();
   std::string_view body = Trim(impl_->decoded);
   if (body.empty()) {

@@ -22,6 +22,9 @@ struct BodyLimits {
   uint64_t max_event_bytes = 1ull << 20;
   uint64_t max_body_bytes = 16ull << 20;  // decoded
   uint32_t max_events = 10000;
+  // JSON pointer ("/user_id") of the field that picks an event's partition;
+  // empty: no partition hashes are computed.
+  std::string partition_pointer;
 };
 
 struct RejectedEvent {
@@ -33,6 +36,10 @@ struct RejectedEvent {
 struct ParsedBody {
   std::vector<std::string_view> events;  // views into the decoded body
   std::vector<size_t> indexes;           // request position of each accepted event
+  // With BodyLimits::partition_pointer: per accepted event, CRC-32C of the
+  // field's value (a string's content, any other value's JSON text), or of
+  // the whole event when the field is missing.
+  std::vector<uint32_t> partition_hashes;
   std::vector<RejectedEvent> rejected;
 };
 

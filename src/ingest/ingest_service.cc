@@ -17,6 +17,18 @@ using http::Request;
 using http::Responder;
 using http::Response;
 
+namespace {
+
+// "user_id" or "$.user.id" -> "/user_id", "/user/id".
+std::string PartitionKeyPointer(std::string_view key) {
+  if (key.rfind("$.", 0) == 0) key.remove_prefix(2);
+  std::string out = "/";
+  for (char c : key) out += c == '.' ? '/' : c;
+  return out;
+}
+
+}  // namespace
+
 struct IngestService::TopicMetrics {
   Counter* events;
   Counter* bytes;
@@ -24,6 +36,8 @@ struct IngestService::TopicMetrics {
   Histogram* ack_latency;
   MetricsRegistry* registry;
   std::string topic;
+  uint32_t partitions = 1;
+  std::string partition_pointer;  // JSON pointer of the partition key; "" with one partition
   void Reject(const std::string& reason, uint64_t n = 1) {
     registry
         ->GetCounter("inlet_ingest_rejected_total",
@@ -35,7 +49,7 @@ struct IngestService::TopicMetrics {
 
 IngestService::IngestService(bus::Bus* bus, const config::Config& config, const http::ApiKeys* keys,
                              MetricsRegistry* metrics)
-    : bus_(bus), config_(config), keys_(keys), metrics_(metrics), receive_pool_(16, 1024) {
+    : bus_(bus), config_(config), keys_(keys), receive_pool_(16, 1024) {
   for (const auto& t : config.topics) {
     const std::string l = "topic=\"" + t.bus.name + "\"";
     auto m = std::make_unique<TopicMetrics>();
@@ -47,6 +61,10 @@ IngestService::IngestService(bus::Bus* bus, const config::Config& config, const 
                                             "Time from request to durable acknowledgement", l);
     m->registry = metrics;
     m->topic = t.bus.name;
+    if (t.partitions > 1 && config.bus.type == config::BusSettings::Type::kJetStream) {
+      m->partitions = t.partitions;
+      m->partition_pointer = PartitionKeyPointer(t.partition_key);
+    }
     topic_metrics_.emplace(t.bus.name, std::move(m));
   }
 }
@@ -123,7 +141,8 @@ void IngestService::Publish(Request&& req, Responder respond) {
   }
 
   const auto& limits = config_.limits;
-  BodyLimits bl{limits.max_event_bytes, limits.max_request_bytes, limits.max_events_per_request};
+  BodyLimits bl{limits.max_event_bytes, limits.max_request_bytes, limits.max_events_per_request,
+                m.partition_pointer};
   thread_local BodyParser parser;
   thread_local ParsedBody parsed;
   BodyError error = BodyError::kNone;
@@ -174,8 +193,17 @@ void IngestService::Publish(Request&& req, Responder respond) {
   std::vector<bus::OutgoingEvent> events;
   events.reserve(parsed.events.size());
   uint64_t bytes = 0;
-  for (std::string_view ev : parsed.events) {
-    events.push_back(bus::OutgoingEvent{std::string(ev), attributes, key_id, {}});
+  // A producer that retries a request with the same Idempotency-Key gets its
+  // events deduplicated by a bus that can (JetStream: within its window).
+  const std::string idempotency_key = req.Header("idempotency-key").substr(0, 200);
+  for (size_t i = 0; i < parsed.events.size(); ++i) {
+    std::string_view ev = parsed.events[i];
+    const uint32_t partition = m.partitions > 1 ? parsed.partition_hashes[i] % m.partitions : 0;
+    std::string dedup_id;
+    if (!idempotency_key.empty())
+      dedup_id = key_id + "/" + idempotency_key + "/" + std::to_string(parsed.indexes[i]);
+    events.push_back(
+        bus::OutgoingEvent{std::string(ev), attributes, key_id, std::move(dedup_id), partition});
     bytes += ev.size();
   }
   const size_t accepted = events.size();

@@ -40,7 +40,6 @@ class IngestService {
   bus::Bus* bus_;
   const config::Config& config_;
   const http::ApiKeys* keys_;
-  MetricsRegistry* metrics_;
   std::map<std::string, std::unique_ptr<TopicMetrics>, std::less<>> topic_metrics_;
   BlockingPool receive_pool_;
 };

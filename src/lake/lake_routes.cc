@@ -115,7 +115,7 @@ void RegisterLakeRoutes(http::HttpServer* server, LakeService* service, const ht
                   respond(Json(out + "]}"));
                 }));
 
-  auto find = [service](const http::Request& req) -> Result<std::pair<std::string, std::string>> {
+  auto find = [](const http::Request& req) -> Result<std::pair<std::string, std::string>> {
     auto it = req.params.find("table");
     return SplitQualifiedName(it == req.params.end() ? "" : it->second);
   };

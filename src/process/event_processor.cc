@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -160,7 +161,9 @@ class EventProcessor::Worker {
   std::unique_ptr<delivery::ParquetWriter> writer;
 };
 
-EventProcessor::~EventProcessor() = default;
+EventProcessor::~EventProcessor() {
+  if (metrics_ && collector_id_ != 0) metrics_->RemoveCollector(collector_id_);
+}
 
 Result<std::unique_ptr<EventProcessor>> EventProcessor::Create(const ProcessorConfig& config,
                                                                const schema::TableSchema& table,
@@ -225,9 +228,15 @@ Result<std::unique_ptr<EventProcessor>> EventProcessor::Create(const ProcessorCo
     p->aggregator_ = std::make_unique<PresenceAggregator>(p->poi_index_.get(), agg);
   }
 
-  auto local = lake->LocalPath("_staging/process-" + config.name);
-  s.staging =
-      local ? *local : std::filesystem::temp_directory_path() / ("inlet-process-" + config.name);
+  if (!config.staging_dir.empty()) {
+    s.staging = config.staging_dir;
+  } else {
+    auto local = lake->LocalPath("_staging/process-" + config.StateName());
+    s.staging = local
+                    ? *local
+                    : std::filesystem::temp_directory_path() /
+                          ("inlet-process-" + std::to_string(getpid()) + "-" + config.StateName());
+  }
   std::error_code ec;
   std::filesystem::create_directories(s.staging, ec);
   if (ec) return Status::IoError("cannot create " + s.staging.string() + ": " + ec.message());
@@ -252,7 +261,12 @@ Result<std::unique_ptr<EventProcessor>> EventProcessor::Create(const ProcessorCo
     s.duplicates = &metrics->GetCounter("inlet_process_duplicates_skipped_total",
                                         "Redelivered messages already committed, skipped", l);
     EventProcessor* raw = p.get();
-    metrics->AddCollector([raw, l](const MetricsRegistry::Emit& emit) {
+    p->metrics_ = metrics;
+    // Counters add up over the partitions of a process; the gauges of the
+    // collector are per partition.
+    std::string lp = l;
+    if (config.partition) lp += ",partition=\"" + std::to_string(*config.partition) + "\"";
+    p->collector_id_ = metrics->AddCollector([raw, l = lp](const MetricsRegistry::Emit& emit) {
       if (!raw->aggregator_) return;
       AggregatorStats st = raw->aggregator_->Stats();
       emit("inlet_process_open_windows", "Windows holding state", "gauge", l,
@@ -462,7 +476,7 @@ Result<BatchResult> EventProcessor::RunStages(Worker* w,
   if (config_.write_events) {
     for (const auto& [day, rows] : days) {
       const int64_t* seq = w->out->column(w->out->column_count() - 2)->int64_data();
-      std::string key = config_.events_location + day + config_.name + "-" +
+      std::string key = config_.events_location + day + config_.StateName() + "-" +
                         std::to_string(seq[rows.front()]) + "-" + std::to_string(seq[rows.back()]) +
                         ".parquet";
       Status st = StageParquet(w->writer.get(), *w->out, rows, s.staging, key, &staged);
@@ -503,7 +517,7 @@ Result<BatchResult> EventProcessor::RunStages(Worker* w,
   }
   for (const auto& [prefix, rows] : error_files) {
     const int64_t* seq = w->errors->column(4)->int64_data();
-    std::string key = prefix + config_.name + "-" + std::to_string(seq[rows.front()]) + "-" +
+    std::string key = prefix + config_.StateName() + "-" + std::to_string(seq[rows.front()]) + "-" +
                       std::to_string(seq[rows.back()]) + ".parquet";
     Status st = StageParquet(w->writer.get(), *w->errors, rows, s.staging, key, &staged);
     flush_staged();
@@ -568,7 +582,7 @@ Result<size_t> EventProcessor::EmitReady(bool all) {
     }
     std::vector<uint32_t> rows(batch.rows());
     for (uint32_t i = 0; i < rows.size(); ++i) rows[i] = i;
-    std::string key = config_.aggregate.location + day + config_.name + "-" +
+    std::string key = config_.aggregate.location + day + config_.StateName() + "-" +
                       CompactTime(list.front()->start_us) + "-" +
                       CompactTime(list.back()->start_us) + ".parquet";
     st = StageParquet(s.emit_writer.get(), batch, rows, s.staging, key, &staged);
@@ -598,6 +612,13 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
   ProcessorState next = state_;
   next.commit = state_.commit + 1;
   for (uint64_t seq : seqs) next.processed.Insert(seq);
+  if (config_.partition && !seqs.empty() && !next.processed.ranges().empty()) {
+    // One worker reads a partition in sequence order (bus::Bus::OpenPartition),
+    // so every id below this batch's highest is processed or belongs to
+    // another partition: one range says it all.
+    next.processed.InsertRange(next.processed.ranges().begin()->first,
+                               *std::max_element(seqs.begin(), seqs.end()));
+  }
   if (uint64_t merged = next.processed.Compact(kMaxProcessedRanges)) {
     spdlog::warn(
         "processor {}: {} unseen sequence ids below the oldest gaps are treated as "
@@ -610,11 +631,11 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
   for (const PendingFile& f : *files) intent.keys.push_back(f.key);
   if (aggregator_) {
     snapshot = aggregator_->Snapshot();
-    next.snapshot = ProcessorSnapshotKey(config_.name, next.commit);
+    next.snapshot = ProcessorSnapshotKey(config_.StateName(), next.commit);
     intent.keys.push_back(next.snapshot);
   }
-  INLET_RETURN_IF_ERROR(lake_->PutBytes(ProcessorIntentKey(config_.name),
-                                        EncodeProcessorIntent(config_.name, intent)));
+  INLET_RETURN_IF_ERROR(lake_->PutBytes(ProcessorIntentKey(config_.StateName()),
+                                        EncodeProcessorIntent(config_.StateName(), intent)));
   for (PendingFile& f : *files) {
     std::string staged = std::move(f.staged);
     f.staged.clear();
@@ -622,11 +643,11 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
     s.files->Inc();
   }
   if (aggregator_) INLET_RETURN_IF_ERROR(lake_->PutBytes(next.snapshot, snapshot));
-  Status st =
-      lake_->PutBytes(ProcessorStateKey(config_.name), EncodeProcessorState(config_.name, next));
+  Status st = lake_->PutBytes(ProcessorStateKey(config_.StateName()),
+                              EncodeProcessorState(config_.StateName(), next));
   if (!st.ok()) {
     // The outcome is uncertain only if the object was replaced anyway.
-    auto back = lake_->Get(ProcessorStateKey(config_.name));
+    auto back = lake_->Get(ProcessorStateKey(config_.StateName()));
     auto decoded = back.ok() ? DecodeProcessorState(*back) : Result<ProcessorState>(back.status());
     if (!decoded.ok() || decoded->commit != next.commit) return st;
   }
@@ -650,14 +671,14 @@ void EventProcessor::Rollback(std::vector<PendingFile>* files, uint64_t commit) 
   }
   files->clear();
   if (aggregator_) {
-    (void)lake_->Delete(ProcessorSnapshotKey(config_.name, commit));
+    (void)lake_->Delete(ProcessorSnapshotKey(config_.StateName(), commit));
     Status st = aggregator_->Restore(committed_snapshot_);
     if (!st.ok()) spdlog::error("processor {}: rollback: {}", config_.name, st.ToString());
   }
 }
 
 Status EventProcessor::Recover() {
-  const std::string state_key = ProcessorStateKey(config_.name);
+  const std::string state_key = ProcessorStateKey(config_.StateName());
   auto text = lake_->Get(state_key);
   if (text.ok()) {
     auto st = DecodeProcessorState(*text);
@@ -676,7 +697,7 @@ Status EventProcessor::Recover() {
   if (aggregator_) committed_snapshot_ = aggregator_->Snapshot();
   // An intent newer than the state is a commit that never happened: delete
   // whatever it wrote; its messages were not acked and come again.
-  const std::string intent_key = ProcessorIntentKey(config_.name);
+  const std::string intent_key = ProcessorIntentKey(config_.StateName());
   auto intent_text = lake_->Get(intent_key);
   if (intent_text.ok()) {
     auto intent = DecodeProcessorIntent(*intent_text);
@@ -693,7 +714,7 @@ Status EventProcessor::Recover() {
   }
   // Snapshots left by a crash between a commit and the deletion of the
   // previous snapshot.
-  const std::string prefix = "_state/processor-" + config_.name + "-";
+  const std::string prefix = "_state/processor-" + config_.StateName() + "-";
   auto listed = lake_->List(prefix);
   if (listed.ok()) {
     for (const auto& obj : *listed) {

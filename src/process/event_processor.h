@@ -101,6 +101,8 @@ class EventProcessor {
   mutable std::mutex commit_mu_;    // one commit at a time, in the order of the lock
   ProcessorState state_;            // last committed
   std::string committed_snapshot_;  // aggregator snapshot of state_
+  MetricsRegistry* metrics_ = nullptr;
+  uint64_t collector_id_ = 0;  // removed from metrics_ on destruction
 };
 
 }  // namespace inlet::process

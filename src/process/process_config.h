@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -131,7 +132,17 @@ struct AutoscaleConfig {
 struct ProcessorConfig {
   std::string name;          // [A-Za-z0-9_.-]+
   std::string subscription;  // the queue subscription it consumes
-  std::string table;         // qualified table name (tables:) for validation
+  // Set by `inlet process` when this instance handles one partition of a
+  // partitioned subscription: its state, snapshots and files then carry
+  // ".p<N>", and its window rows are that partition's share of the counts.
+  std::optional<uint32_t> partition;
+  // Where outputs are staged before the lake takes them ("" : the lake's
+  // _staging folder on local disk, else a folder of the system's temp dir).
+  std::filesystem::path staging_dir;
+  std::string StateName() const {
+    return partition ? name + ".p" + std::to_string(*partition) : name;
+  }
+  std::string table;  // qualified table name (tables:) for validation
   uint64_t max_event_bytes = 1ull << 20;
   // Per category; a category absent here is stored (never dropped).
   std::map<ErrorCategory, ErrorAction> error_actions;

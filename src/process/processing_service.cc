@@ -33,6 +33,7 @@ struct ProcessingService::Pool {
   };
   ProcessorConfig config;
   std::unique_ptr<EventProcessor> processor;
+  std::unique_ptr<bus::Consumer> owned_consumer;  // the partition consumer, when partitioned
   bus::Consumer* consumer = nullptr;
   std::unique_ptr<Autoscaler> autoscaler;
   std::vector<std::unique_ptr<WorkerThread>> workers;  // running, oldest first
@@ -73,6 +74,17 @@ struct ProcessingService::Pool {
         receipts.push_back(d.receipt);
       }
       auto r = processor->ProcessBatch(worker->get(), messages);
+      // A partition is read in order by one worker: a failed batch is retried
+      // in place, never returned behind newer messages.
+      while (!r.ok() && config.partition && !self->stop.load()) {
+        failures->Inc();
+        spdlog::error("processor {} partition {}: batch of {} failed, retried in {} ms: {}",
+                      config.name, *config.partition, messages.size(), kRetryDelay.count(),
+                      r.status().ToString());
+        std::this_thread::sleep_for(kRetryDelay);
+        r = processor->ProcessBatch(worker->get(), messages);
+      }
+      if (!r.ok() && config.partition) break;  // stopping: the next owner reads it again
       if (!r.ok()) {
         failures->Inc();
         spdlog::error("processor {}: batch of {} failed, retried after {} ms: {}", config.name,
@@ -132,7 +144,16 @@ Result<std::unique_ptr<ProcessingService>> ProcessingService::Create(
     if (table == tables.end()) {
       return Status::InvalidArgument("processor '" + pc.name + "': no table '" + pc.table + "'");
     }
-    pool->consumer = bus->FindSubscription(pc.subscription);
+    if (pc.partition) {
+      auto owned = bus->OpenPartition(pc.subscription, *pc.partition);
+      if (!owned.ok())
+        return Status(owned.status().code(),
+                      "processor '" + pc.name + "': " + owned.status().message());
+      pool->owned_consumer = std::move(*owned);
+      pool->consumer = pool->owned_consumer.get();
+    } else {
+      pool->consumer = bus->FindSubscription(pc.subscription);
+    }
     if (!pool->consumer) {
       return Status::InvalidArgument("processor '" + pc.name + "': no subscription '" +
                                      pc.subscription + "'");
@@ -151,7 +172,8 @@ Result<std::unique_ptr<ProcessingService>> ProcessingService::Create(
     pool->autoscaler = std::make_unique<Autoscaler>(pc.autoscale);
     Control& c = *service->control_;
     if (metrics) {
-      const std::string l = "processor=\"" + pc.name + "\"";
+      std::string l = "processor=\"" + pc.name + "\"";
+      if (pc.partition) l += ",partition=\"" + std::to_string(*pc.partition) + "\"";
       pool->workers_gauge = &metrics->GetGauge("inlet_process_workers", "Workers running", l);
       pool->desired_gauge = &metrics->GetGauge("inlet_process_desired_workers",
                                                "Workers wanted by the autoscaler", l);

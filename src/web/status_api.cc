@@ -2,7 +2,9 @@
 
 namespace inlet::web {
 
-void AddBusCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics) {
+namespace {
+
+void AddLogCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics) {
   for (const auto& name : bus->TopicNames()) {
     bus->FindEmbeddedTopic(name)->log().set_fsync_histogram(&metrics->GetHistogram(
         "inlet_log_fsync_seconds", "Duration of each group commit (write + fdatasync)",
@@ -23,6 +25,14 @@ void AddBusCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics) {
     }
     emit("inlet_log_disk_budget_bytes", "Configured log disk budget (0: none)", "gauge", "",
          double(bus->budget().limit()));
+  });
+}
+
+}  // namespace
+
+void AddBusCollectors(bus::Bus* bus, MetricsRegistry* metrics) {
+  if (auto* embedded = dynamic_cast<bus::EmbeddedBus*>(bus)) AddLogCollectors(embedded, metrics);
+  metrics->AddCollector([bus](const MetricsRegistry::Emit& emit) {
     for (const auto& name : bus->SubscriptionNames()) {
       const bus::SubscriptionStats s = bus->FindSubscription(name)->Stats();
       const std::string l = "subscription=\"" + name + "\"";
@@ -41,15 +51,15 @@ void AddBusCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics) {
   });
 }
 
-void RegisterStatusRoutes(http::HttpServer* server, bus::EmbeddedBus* bus,
-                          MetricsRegistry* metrics) {
+void RegisterStatusRoutes(http::HttpServer* server, bus::Bus* bus, MetricsRegistry* metrics) {
   server->Route("GET", "/healthz", [](http::Request&&, http::Responder respond) {
     http::Response r;
     r.body = "{\"status\":\"ok\"}";
     respond(std::move(r));
   });
-  server->Route("GET", "/readyz", [bus](http::Request&&, http::Responder respond) {
-    if (bus->budget().Exceeded()) {
+  auto* embedded = dynamic_cast<bus::EmbeddedBus*>(bus);
+  server->Route("GET", "/readyz", [embedded](http::Request&&, http::Responder respond) {
+    if (embedded && embedded->budget().Exceeded()) {
       http::Response r =
           http::ErrorResponse(503, "disk_budget",
                               "the log disk budget is used up; producers get 507 until "

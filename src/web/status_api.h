@@ -13,10 +13,10 @@
 
 namespace inlet::web {
 
-// Adds collectors for every topic and subscription of `bus` to `metrics`.
-void AddBusCollectors(bus::EmbeddedBus* bus, MetricsRegistry* metrics);
+// Adds collectors for every subscription of `bus` to `metrics`, and for the
+// log of every topic when it is the embedded bus.
+void AddBusCollectors(bus::Bus* bus, MetricsRegistry* metrics);
 
-void RegisterStatusRoutes(http::HttpServer* server, bus::EmbeddedBus* bus,
-                          MetricsRegistry* metrics);
+void RegisterStatusRoutes(http::HttpServer* server, bus::Bus* bus, MetricsRegistry* metrics);
 
 }  // namespace inlet::web

@@ -5,15 +5,12 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include <csignal>
 #include <fstream>
-#include <mutex>
 #include <random>
 #include <set>
-#include <thread>
 
 #include "loadgen/load_generator.h"
-#include "support/inlet_process.h"
+#include "support/pipeline_checks.h"
 
 namespace inlet::testing {
 namespace {
@@ -61,14 +58,10 @@ TEST(IngestCrashTest, EveryAcknowledgedEventSurvivesSigkillAndATornTail) {
   TempDir dir;
   const int port = FreePort();
   const std::string config = TestConfig(port, dir.path() / "data", kTopology);
-  std::mutex mu;
-  std::vector<std::string> acked;
+  IdLedger ledger;
   std::mt19937 rng(12345);
   size_t garbage_rounds = 0;
-  for (int round = 0; round < 20; ++round) {
-    InletProcess inlet(dir.path(), config, port);
-    ASSERT_TRUE(inlet.WaitReady()) << "round " << round << ":\n" << inlet.Log();
-    std::atomic<bool> stop{false};
+  auto load = [&](int round, std::atomic<bool>* stop) {
     loadgen::LoadOptions o;
     o.port = static_cast<uint16_t>(port);
     o.api_key = kTestKey;
@@ -77,28 +70,26 @@ TEST(IngestCrashTest, EveryAcknowledgedEventSurvivesSigkillAndATornTail) {
     o.duration = std::chrono::seconds(30);
     o.payload_template = R"({"event_id":"{{id}}","n":{{seq}},"pad":"{{rand}}"})";
     o.id_prefix = "r" + std::to_string(round);
-    o.stop = &stop;
-    o.on_ack = [&](uint32_t c, uint64_t first, uint64_t last) {
-      std::lock_guard lock(mu);
-      for (uint64_t n = first; n <= last; ++n) {
-        acked.push_back(o.id_prefix + "-" + std::to_string(c) + "-" + std::to_string(n));
-      }
-    };
-    std::thread producer([&] { (void)loadgen::RunLoad(o); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 700));
-    inlet.Kill(SIGKILL);
-    inlet.Wait();
-    stop = true;
-    producer.join();
-    if (round % 4 == 3) {  // a torn write: junk after the last complete record
-      const fs::path seg = LastSegment(dir.path() / "data" / "log" / "topics" / "events");
-      std::ofstream out(seg, std::ios::binary | std::ios::app);
-      std::string junk(1 + rng() % 300, '\0');
-      for (auto& ch : junk) ch = static_cast<char>(rng());
-      out << junk;
-      ++garbage_rounds;
-    }
-  }
+    o.stop = stop;
+    ledger.Attach(&o);
+    (void)loadgen::RunLoad(o);
+  };
+  auto tear_tail = [&](int round) {
+    if (round % 4 != 3) return;
+    // A torn write: junk after the last complete record.
+    const fs::path seg = LastSegment(dir.path() / "data" / "log" / "topics" / "events");
+    std::ofstream out(seg, std::ios::binary | std::ios::app);
+    std::string junk(1 + rng() % 300, '\0');
+    for (auto& ch : junk) ch = static_cast<char>(rng());
+    out << junk;
+    ++garbage_rounds;
+  };
+  const KillPlan plan{.rounds = 20,
+                      .seed = 12345,
+                      .min_up = std::chrono::milliseconds(150),
+                      .spread = std::chrono::milliseconds(700)};
+  ASSERT_TRUE(KillRepeatedly(dir.path(), config, port, plan, load, tear_tail));
+  const std::set<std::string>& acked = ledger.acked();
   ASSERT_GT(acked.size(), 1000u)
       << "the load generator got too few acknowledgements to prove anything";
   EXPECT_EQ(garbage_rounds, 5u);

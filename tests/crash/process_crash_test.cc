@@ -7,15 +7,9 @@
 // curated events of that window (events and distinct persons).
 #include <gtest/gtest.h>
 
-#include <csignal>
-#include <mutex>
-#include <random>
-#include <set>
-#include <thread>
-
 #include "loadgen/load_generator.h"
 #include "support/duckdb_query.h"
-#include "support/inlet_process.h"
+#include "support/pipeline_checks.h"
 
 namespace inlet::testing {
 namespace {
@@ -62,20 +56,6 @@ processors:
               scale_in_cooldown: 5s, fetch_max_messages: 500, fetch_wait: 50ms}
 )";
 
-bool WaitFor(InletProcess& inlet, const std::string& path, const std::string& needle, int seconds,
-             std::string* last) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto r = inlet.Get(path);
-    if (r.ok()) {
-      *last = r->body;
-      if (r->body.find(needle) != std::string::npos) return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return false;
-}
-
 TEST(ProcessCrashTest, WindowsAndCuratedRowsAreExactlyOnceAfter20Kills) {
   TempDir dir;
   WriteFile(dir.path() / "pois.csv",
@@ -83,13 +63,8 @@ TEST(ProcessCrashTest, WindowsAndCuratedRowsAreExactlyOnceAfter20Kills) {
             "far,Far Away,41.5,-72.0,100,other\n");
   const int port = FreePort();
   const std::string config = TestConfig(port, dir.path() / "data", kConfig);
-  std::mutex mu;
-  std::set<std::string> acked, unknown;
-  std::mt19937 rng(4242);
-  for (int round = 0; round < 20; ++round) {
-    InletProcess inlet(dir.path(), config, port);
-    ASSERT_TRUE(inlet.WaitReady()) << "round " << round << ":\n" << inlet.Log();
-    std::atomic<bool> stop{false};
+  IdLedger ledger;
+  auto load = [&](int round, std::atomic<bool>* stop) {
     loadgen::LoadOptions o;
     o.port = static_cast<uint16_t>(port);
     o.api_key = kTestKey;
@@ -100,91 +75,64 @@ TEST(ProcessCrashTest, WindowsAndCuratedRowsAreExactlyOnceAfter20Kills) {
     o.payload_template =
         R"({"event_id":"{{id}}","user_id":"{{user}}","ts":"{{ts}}","lat":40.7581,"lon":-73.9856,"n":{{seq}}})";
     o.id_prefix = "r" + std::to_string(round);
-    o.stop = &stop;
-    auto record = [&](std::set<std::string>* into, uint32_t c, uint64_t first, uint64_t last) {
-      std::lock_guard lock(mu);
-      for (uint64_t n = first; n <= last; ++n)
-        into->insert(o.id_prefix + "-" + std::to_string(c) + "-" + std::to_string(n));
-    };
-    o.on_ack = [&](uint32_t c, uint64_t f, uint64_t l) { record(&acked, c, f, l); };
-    o.on_unknown = [&](uint32_t c, uint64_t f, uint64_t l) { record(&unknown, c, f, l); };
-    std::thread producer([&] { (void)loadgen::RunLoad(o); });
-    // Kill during processing: windows of 2 s open and close across kills.
-    std::this_thread::sleep_for(std::chrono::milliseconds(400 + rng() % 1600));
-    inlet.Kill(SIGKILL);
-    inlet.Wait();
-    stop = true;
-    producer.join();
-  }
-  ASSERT_GT(acked.size(), 10000u);
+    o.stop = stop;
+    ledger.Attach(&o);
+    (void)loadgen::RunLoad(o);
+  };
+  // Kill during processing: windows of 2 s open and close across kills.
+  const KillPlan plan{.rounds = 20,
+                      .seed = 4242,
+                      .min_up = std::chrono::milliseconds(400),
+                      .spread = std::chrono::milliseconds(1600)};
+  ASSERT_TRUE(KillRepeatedly(dir.path(), config, port, plan, load));
+  ASSERT_GT(ledger.acked().size(), 10000u);
 
   // A last clean run processes the backlog and, after idle_close, every window.
   {
     InletProcess inlet(dir.path(), config, port);
     ASSERT_TRUE(inlet.WaitReady()) << inlet.Log();
     std::string last;
-    ASSERT_TRUE(WaitFor(inlet, "/v1/subscriptions/processing", "\"backlog\":0,", 60, &last))
+    ASSERT_TRUE(WaitForDrained(inlet, "processing", std::chrono::seconds(60), &last))
         << "processing did not catch up: " << last;
-    ASSERT_TRUE(WaitFor(inlet, "/metrics", "inlet_process_open_windows{processor=\"presence\"} 0\n",
-                        20, &last))
+    ASSERT_TRUE(WaitForBody(inlet, "/metrics",
+                            "inlet_process_open_windows{processor=\"presence\"} 0\n",
+                            std::chrono::seconds(20), &last))
         << "windows still open";
   }
 
-  const std::string lake = (dir.path() / "data" / "lake").string();
-  const std::string events = "read_parquet('" + lake + "/curated/events/**/*.parquet')";
-  const std::string late = "read_parquet('" + lake + "/errors/late_event/**/*.parquet')";
-  const std::string presence = "read_parquet('" + lake + "/curated/poi_presence/**/*.parquet')";
-  auto counts = DuckQuery("SELECT count(*), count(DISTINCT event_id) FROM " + events);
-  ASSERT_EQ(counts.size(), 1u);
-  EXPECT_EQ(counts[0][0], counts[0][1]) << "duplicate curated rows";
-  // Late events (if any) are stored once and are not curated.
-  std::set<std::string> late_ids;
-  const bool has_late =
-      !std::filesystem::is_empty(dir.path() / "data" / "lake") &&
-      std::filesystem::exists(dir.path() / "data" / "lake" / "errors" / "late_event");
-  if (has_late) {
-    auto rows = DuckQuery("SELECT json_extract_string(payload, '$.event_id') FROM " + late);
-    for (auto& r : rows) EXPECT_TRUE(late_ids.insert(r[0]).second) << "duplicate late row " << r[0];
-  }
-  std::set<std::string> curated;
-  for (auto& r : DuckQuery("SELECT event_id FROM " + events)) curated.insert(r[0]);
-  size_t missing = 0, foreign = 0, both = 0;
-  for (const auto& id : acked) missing += !curated.count(id) && !late_ids.count(id);
-  for (const auto& id : curated) {
-    foreign += !acked.count(id) && !unknown.count(id);
-    both += late_ids.count(id);
-  }
-  EXPECT_EQ(missing, 0u) << "acknowledged events neither curated nor late";
-  EXPECT_EQ(foreign, 0u) << "curated events that were never sent";
-  EXPECT_EQ(both, 0u) << "events both curated and late";
+  // Every acknowledged event once in curated/events or (if late) in
+  // errors/late_event, never in both.
+  const std::filesystem::path lake = dir.path() / "data" / "lake";
+  const IdCounts curated = CountIds(lake / "curated" / "events", "event_id");
+  const IdCounts late =
+      CountIds(lake / "errors" / "late_event", "json_extract_string(payload, '$.event_id')");
+  IdCounts outputs = curated;
+  AddCounts(&outputs, late);
+  ExpectExactlyOnce(outputs, ledger.acked(), ledger.unknown(), "curated/events + late events");
   // No raw user id reaches curated/events.
+  const std::string events = ParquetScan(lake / "curated" / "events");
   auto raw_users = DuckQuery("SELECT count(*) FROM " + events + " WHERE length(user_id) <> 32");
   EXPECT_EQ(raw_users[0][0], "0");
 
   // poi_presence: one row per (window, poi, band, gender); every curated event
   // is at the Times Square POI, so per window: events = curated rows and
   // persons = distinct pseudonyms.
-  auto dup = DuckQuery(
-      "SELECT count(*) FROM (SELECT window_start, poi_id, age_band, gender, count(*) c FROM " +
-      presence + " GROUP BY ALL HAVING c > 1)");
-  EXPECT_EQ(dup[0][0], "0") << "duplicate window rows";
-  auto mismatch =
-      DuckQuery("WITH p AS (SELECT window_start w, sum(events) e, sum(persons) n FROM " + presence +
-                " WHERE poi_id = 'ts' GROUP BY 1), c AS (SELECT time_bucket(INTERVAL 2 seconds, "
-                "ts) w, count(*) e, "
-                "count(DISTINCT user_id) n FROM " +
-                events +
-                " GROUP BY 1) SELECT count(*) FROM p FULL OUTER JOIN c USING (w) WHERE p.e IS "
-                "DISTINCT FROM c.e OR "
-                "p.n IS DISTINCT FROM c.n");
-  EXPECT_EQ(mismatch[0][0], "0") << "windows whose counts differ from the curated events";
+  const std::string presence = ParquetScan(lake / "curated" / "poi_presence");
+  ExpectUniqueKeys(presence, "window_start, poi_id, age_band, gender", "poi_presence");
+  ExpectSameRows("SELECT window_start, sum(events), sum(persons) FROM " + presence +
+                     " WHERE poi_id = 'ts' GROUP BY 1",
+                 "SELECT time_bucket(INTERVAL 2 seconds, ts), count(*), count(DISTINCT user_id) "
+                 "FROM " +
+                     events + " GROUP BY 1",
+                 "poi_presence windows against the curated events");
   auto totals = DuckQuery("SELECT count(*), sum(events) FROM " + presence);
   EXPECT_EQ(totals[0][1], std::to_string(curated.size()));
   auto far = DuckQuery("SELECT count(*) FROM " + presence + " WHERE poi_id <> 'ts'");
   EXPECT_EQ(far[0][0], "0");
   std::printf(
       "curated: %zu rows, late: %zu, acknowledged: %zu, cut by SIGKILL: %zu, window rows: %s\n",
-      curated.size(), late_ids.size(), acked.size(), unknown.size(), totals[0][0].c_str());
+      curated.size(), late.size(), ledger.acked().size(), ledger.unknown().size(),
+      totals[0][0].c_str());
 }
 
 }  // namespace

@@ -80,3 +80,48 @@ TEST(ConfigTest, SizesAndDurations) {
 
 }  // namespace
 }  // namespace inlet::config
+
+namespace inlet::config {
+namespace {
+
+TEST(ConfigScaleOutTest, TheClusterExampleIsValid) {
+  auto cfg = LoadConfig(inlet::testing::SourceDir() / "examples" / "cluster" / "inlet.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  EXPECT_EQ(cfg->bus.type, BusSettings::Type::kJetStream);
+  EXPECT_EQ(cfg->bus.jetstream.servers.size(), 3u);
+  EXPECT_EQ(cfg->bus.jetstream.replicas, 3);
+  EXPECT_TRUE(cfg->storage.s3.enabled);
+  EXPECT_EQ(cfg->storage.s3.bucket, "inlet-lake");
+  EXPECT_EQ(cfg->FindTopic("events")->partitions, 4u);
+  EXPECT_EQ(cfg->FindTopic("events")->partition_key, "user_id");
+}
+
+TEST(ConfigScaleOutTest, BusStorageAndPartitionMistakesAreNamed) {
+  const std::string base = "server: {listen: 127.0.0.1:9999, auth: false}\n";
+  ExpectError(base + "topics:\n  events: {}\nbus: {type: kafka}\n",
+              "bus.type: expected embedded or jetstream, got 'kafka'");
+  ExpectError(base + "topics:\n  events: {}\nbus: {type: jetstream}\n",
+              "needs a jetstream: section");
+  ExpectError(base +
+                  "topics:\n  events: {}\nbus:\n  type: jetstream\n  jetstream: {servers: "
+                  "[http://x:1]}\n",
+              "expected nats://host:port");
+  ExpectError(base + "topics:\n  events: {partitions: 4}\n", "needs a partition_key");
+  ExpectError(base + "topics:\n  events: {partitions: 2, partition_key: \"a b\"}\n",
+              "expected a field path");
+  ExpectError(base + "topics:\n  events: {}\nstorage:\n  s3: {endpoint: localhost, bucket: B}\n",
+              "storage.s3.endpoint: expected http(s)://host[:port]");
+  ExpectError(base + "topics:\n  events: {}\nstorage:\n  s3: {endpoint: http://h, bucket: B}\n",
+              "expected an S3 bucket name");
+  auto ok = ParseConfig(base +
+                            "topics:\n  events: {partitions: 8, partition_key: $.user.id}\n"
+                            "storage:\n  s3: {endpoint: 'http://h:9000', bucket: my-lake, prefix: "
+                            "a/b/}\n",
+                        "f.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->storage.s3.prefix, "a/b");
+  EXPECT_EQ(ok->bus.type, BusSettings::Type::kEmbedded);
+}
+
+}  // namespace
+}  // namespace inlet::config
