@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <cstdio>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -27,6 +28,10 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("INLET_KEEP_TEST_DIRS")) {  // for looking at a failure's data and logs
+    std::fprintf(stderr, "kept %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   fs::remove_all(path_, ec);
 }
