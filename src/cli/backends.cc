@@ -30,12 +30,8 @@ Result<std::unique_ptr<bus::Bus>> OpenBus(const config::Config& config) {
   bus::EmbeddedBusConfig declared = config.EmbeddedBus();
   c.topics = std::move(declared.topics);
   c.subscriptions = std::move(declared.subscriptions);
-  for (const auto& t : config.topics) {
-    c.partitions[t.bus.name] = t.partitions;
-    // The stream keeps events for the longest retention any topic asks for.
-    c.max_age =
-        std::max(c.max_age, std::chrono::duration_cast<std::chrono::seconds>(t.bus.retention));
-  }
+  // Each topic's stream keeps events for the topic's retention (its max age).
+  for (const auto& t : config.topics) c.partitions[t.bus.name] = t.partitions;
   auto bus = bus::JetStreamBus::Open(c);
   if (!bus.ok()) return bus.status();
   return std::unique_ptr<bus::Bus>(std::move(*bus));

@@ -29,6 +29,13 @@ struct RunningStream {
   std::unique_ptr<delivery::DeliveryStream> stream;
 };
 
+namespace {
+
+// A lake on local disk (LocalObjectStore) as opposed to a remote one (S3).
+bool IsLocal(const storage::ObjectStore& store) { return store.LocalPath("_").has_value(); }
+
+}  // namespace
+
 struct Pipeline::Impl {
   config::Config config;
   PipelineOptions options;
@@ -109,7 +116,7 @@ Status Pipeline::Impl::StartStream(delivery::DeliveryStreamConfig d) {
     consumer = bus->FindSubscription(d.subscription);
   }
   delivery::DeliveryStreamOptions o;
-  if (!lake->LocalPath("x")) o.staging_dir = StagingDir("deliver-" + d.StateName());
+  if (!IsLocal(*lake)) o.staging_dir = StagingDir("deliver-" + d.StateName());
   auto stream = delivery::DeliveryStream::Create(d, consumer, lake.get(), o);
   if (!stream.ok()) return stream.status();
   running.stream = std::move(*stream);
@@ -161,7 +168,7 @@ Status Pipeline::Impl::StartDelivery() {
 Status Pipeline::Impl::StartProcessing() {
   if (bus->Leases() == nullptr) {
     process::ProcessConfig pc = config.process;
-    if (!lake->LocalPath("x")) {
+    if (!IsLocal(*lake)) {
       for (auto& p : pc.processors) p.staging_dir = StagingDir("process-" + p.StateName());
     }
     auto p = process::ProcessingService::Create(pc, config.tables, bus.get(), lake.get(), &metrics);
@@ -273,7 +280,7 @@ Status Pipeline::Start() {
   web::RegisterStatusRoutes(impl_->server.get(), impl_->bus.get(), &impl_->metrics);
   if (impl_->Has(kRoleServe)) {
     // The lake on S3 is read through a local mirror of its data files.
-    if (!impl_->lake->LocalPath("x")) {
+    if (!IsLocal(*impl_->lake)) {
       impl_->mirror = std::make_unique<lake::LakeMirror>(impl_->lake.get(), c.storage.lake_dir);
       auto first = impl_->mirror->SyncOnce();
       if (!first.ok()) return first.status();
