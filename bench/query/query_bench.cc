@@ -3,8 +3,11 @@
 // run by DuckDB directly on the files, in the same process and run. The lake
 // (raw events, Hive-partitioned by year/month/day over 31 days) is generated
 // with DuckDB into a temporary folder.
-//   bench_query [--events N] [--days D] [--runs R] [--threads T]
+//   bench_query [--events N] [--days D] [--runs R] [--threads T] [--lake DIR]
+// --lake DIR keeps the generated lake in DIR and reuses it on the next run
+// when DIR/raw/events already holds it (same --events and --days).
 #include <duckdb.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -41,19 +44,51 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
   return s;
 }
 
+// CPU time of the process (every thread), in milliseconds: steadier than
+// the wall clock when other work shares the cores.
+double CpuMs() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+  return ms(u.ru_utime) + ms(u.ru_stime);
+}
+
+std::string Fixed(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.0f", v);
+  return buf;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   uint64_t events = 10'000'000;
   int days = 31, runs = 5, threads = 2;
+  std::string keep;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--events")) events = std::strtoull(argv[i + 1], nullptr, 10);
     if (!std::strcmp(argv[i], "--days")) days = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--lake")) keep = argv[i + 1];
   }
-  fs::path dir = fs::temp_directory_path() / ("inlet-bench-query-" + std::to_string(getpid()));
+  fs::path dir = keep.empty()
+                     ? fs::temp_directory_path() / ("inlet-bench-query-" + std::to_string(getpid()))
+                     : fs::path(keep);
   fs::path lake = dir / "lake";
+  // A kept lake is reused when it was generated with the same parameters.
+  std::string stamp = std::to_string(events) + " events over " + std::to_string(days) + " days";
+  fs::path stamp_file = dir / "generated";
+  bool reuse = false;
+  if (!keep.empty() && fs::exists(stamp_file)) {
+    std::FILE* f = std::fopen(stamp_file.c_str(), "r");
+    char buf[128] = {};
+    if (f) {
+      reuse = std::fgets(buf, sizeof(buf), f) && stamp == buf;
+      std::fclose(f);
+    }
+  }
+  if (!reuse) fs::remove_all(lake);
   fs::create_directories(lake / "raw/events");
 
   // 1. The lake: `events` raw events, 20k users, 50 POI cells, 31 days of May 2024.
@@ -84,8 +119,17 @@ int main(int argc, char** argv) {
       std::to_string(events) + ") t(i)) TO '" + (lake / "raw/events").string() +
       "' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (year, month, day), OVERWRITE_OR_IGNORE)";
   duckdb_result r;
-  Check(duckdb_query(conn, gen.c_str(), &r), &r, "generate");
-  duckdb_destroy_result(&r);
+  if (!reuse) {
+    Check(duckdb_query(conn, gen.c_str(), &r), &r, "generate");
+    duckdb_destroy_result(&r);
+    if (!keep.empty()) {
+      std::FILE* f = std::fopen(stamp_file.c_str(), "w");
+      if (f) {
+        std::fputs(stamp.c_str(), f);
+        std::fclose(f);
+      }
+    }
+  }
   double gen_s = std::chrono::duration<double>(Clock::now() - gen_start).count();
 
   // 2. inlet's engine over the catalog.
@@ -144,24 +188,39 @@ int main(int argc, char** argv) {
 
   std::printf(
       "bench/query: %llu raw events over %d days (generated in %.1f s), %d threads, median of %d "
-      "runs\n\n",
-      static_cast<unsigned long long>(events), days, gen_s, threads, runs);
-  std::printf("%-20s %12s %12s %8s %8s\n", "query", "inlet ms", "duckdb ms", "ratio", "rows");
+      "runs%s\n\n",
+      static_cast<unsigned long long>(events), days, gen_s, threads, runs,
+      reuse ? " (lake reused)" : "");
+  std::printf("%-20s %10s %10s %7s %12s %12s %7s %6s\n", "query", "inlet ms", "duckdb ms", "ratio",
+              "inlet cpu ms", "duckdb cpu", "ratio", "rows");
   std::vector<std::string> bench_lines;
+  auto bench_line = [&](const std::string& metric, double value, double baseline) {
+    char line[512];
+    std::snprintf(line, sizeof(line),
+                  "BENCH {\"bench\":\"query\",\"metric\":\"%s_ms\",\"value\":%.2f,\"unit\":\"ms\","
+                  "\"baseline_metric\":\"duckdb_direct_%s_ms\",\"baseline\":%.2f,\"ratio\":%.4f}",
+                  metric.c_str(), value, metric.c_str(), baseline, value / baseline);
+    bench_lines.push_back(line);
+  };
   for (const auto& q : queries) {
-    std::vector<double> ours, base;
+    std::vector<double> ours, base, ours_cpu, base_cpu;
     size_t rows = 0;
     std::string base_sql = Replace(q.sql, "raw.events", direct);
-    for (int i = 0; i < runs + 1; ++i) {  // the first run warms the file cache
+    auto run_ours = [&](double* wall, double* cpu) {
+      double c0 = CpuMs();
       auto s = Clock::now();
       auto res = (*service)->engine()->Query(q.sql, 100000);
-      double ms_ours = std::chrono::duration<double, std::milli>(Clock::now() - s).count();
+      *wall = std::chrono::duration<double, std::milli>(Clock::now() - s).count();
+      *cpu = CpuMs() - c0;
       if (!res.ok()) {
         std::fprintf(stderr, "%s: %s\n", q.name, res.status().ToString().c_str());
-        return 1;
+        std::exit(1);
       }
       rows = res->rows.size();
-      s = Clock::now();
+    };
+    auto run_base = [&](double* wall, double* cpu) {
+      double c0 = CpuMs();
+      auto s = Clock::now();
       duckdb_result br;
       Check(duckdb_query(conn, base_sql.c_str(), &br), &br, q.name);
       // Read every value as the engine does, so both sides produce the rows.
@@ -170,26 +229,45 @@ int main(int argc, char** argv) {
           duckdb_free(duckdb_value_varchar(&br, c, row));
       }
       duckdb_destroy_result(&br);
-      double ms_base = std::chrono::duration<double, std::milli>(Clock::now() - s).count();
+      *wall = std::chrono::duration<double, std::milli>(Clock::now() - s).count();
+      *cpu = CpuMs() - c0;
+    };
+    for (int i = 0; i < runs + 1; ++i) {  // the first run warms the file cache
+      double ow, oc, bw, bc;
+      // Alternate which side goes first, so neither always runs after the other.
+      if (i % 2 == 0) {
+        run_ours(&ow, &oc);
+        run_base(&bw, &bc);
+      } else {
+        run_base(&bw, &bc);
+        run_ours(&ow, &oc);
+      }
       if (i > 0) {
-        ours.push_back(ms_ours);
-        base.push_back(ms_base);
+        ours.push_back(ow);
+        base.push_back(bw);
+        ours_cpu.push_back(oc);
+        base_cpu.push_back(bc);
       }
     }
     double o = Median(ours), b = Median(base);
-    std::printf("%-20s %12.1f %12.1f %8.3f %8zu\n", q.name, o, b, o / b, rows);
-    char line[512];
-    std::snprintf(line, sizeof(line),
-                  "BENCH {\"bench\":\"query\",\"metric\":\"%s_ms\",\"value\":%.2f,\"unit\":\"ms\","
-                  "\"baseline_metric\":\"duckdb_direct_%s_ms\",\"baseline\":%.2f,\"ratio\":%.4f}",
-                  q.name, o, q.name, b, o / b);
-    bench_lines.push_back(line);
+    double oc = Median(ours_cpu), bc = Median(base_cpu);
+    std::printf("%-20s %10.1f %10.1f %7.3f %12.1f %12.1f %7.3f %6zu\n", q.name, o, b, o / b, oc, bc,
+                oc / bc, rows);
+    std::printf("%-20s %10s %10s\n", "  (min-max)",
+                (Fixed(*std::min_element(ours.begin(), ours.end())) + "-" +
+                 Fixed(*std::max_element(ours.begin(), ours.end())))
+                    .c_str(),
+                (Fixed(*std::min_element(base.begin(), base.end())) + "-" +
+                 Fixed(*std::max_element(base.begin(), base.end())))
+                    .c_str());
+    bench_line(q.name, o, b);
+    bench_line(std::string(q.name) + "_cpu", oc, bc);
   }
   std::printf("\n");
   for (const auto& l : bench_lines) std::printf("%s\n", l.c_str());
   service->reset();
   duckdb_disconnect(&conn);
   duckdb_close(&db);
-  fs::remove_all(dir);
+  if (keep.empty()) fs::remove_all(dir);
   return 0;
 }

@@ -95,6 +95,13 @@ class Consumer {
   // Makes deliveries visible again after `delay`.
   virtual Status Nack(std::span<const Receipt> receipts, Millis delay) = 0;
   virtual SubscriptionStats Stats() const = 0;
+  // Partition readers (Bus::OpenPartition) start right after `seq`, the last
+  // sequence their owner committed with its output, when called before the
+  // first Fetch. Consumers with a server-side cursor ignore it.
+  virtual Status StartAfter(uint64_t seq) {
+    (void)seq;
+    return Status::Ok();
+  }
 };
 
 // Shared, expiring key/value records through which the processes of a role
@@ -135,12 +142,14 @@ class Bus {
     (void)subscription;
     return 1;
   }
-  // A consumer of one partition of a subscription, for the one worker that
+  // A reader of one partition of a subscription, for the one worker that
   // owns the partition (see LeaseStore): it delivers the partition's
-  // messages in sequence order, starting after the last message acknowledged
-  // in order, and redelivers on Nack or after the visibility timeout. The
+  // messages in sequence order, without gaps, from the position its owner
+  // passes to StartAfter (the owner's own commit is the position, so a new
+  // owner resumes exactly where the last commit ended); Nack rewinds. The
   // caller owns it and must destroy it before closing the bus. The embedded
-  // bus has one partition: OpenPartition(name, 0) reads FindSubscription(name).
+  // bus has one partition: OpenPartition(name, 0) reads FindSubscription(name)
+  // (its durable cursor; StartAfter is ignored).
   virtual Result<std::unique_ptr<Consumer>> OpenPartition(std::string_view subscription,
                                                           uint32_t partition);
   // Where the processes of a role coordinate; null when one process runs

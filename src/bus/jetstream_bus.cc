@@ -270,13 +270,6 @@ Result<std::unique_ptr<Consumer>> JetStreamBus::OpenPartition(std::string_view s
     return Status::InvalidArgument("topic " + sc.topic + " has " +
                                    std::to_string(topic->partitions()) +
                                    " partitions; asked for partition " + std::to_string(partition));
-  js::ConsumerSpec spec;
-  spec.name = sc.name;
-  spec.durable = js::Sanitize(sc.name) + "_p" + std::to_string(partition);
-  spec.filter_subject = topic->subject_prefix() + std::to_string(partition);
-  spec.ack_wait = ctx_->config.partition_ack_wait;
-  spec.max_deliver = -1;
-  spec.restart_from_ack_floor = true;
   // Policy index: the same as the subscription's (TopicFilters keeps one per
   // subscription with a policy, in configuration order).
   size_t index = 0;
@@ -289,9 +282,8 @@ Result<std::unique_ptr<Consumer>> JetStreamBus::OpenPartition(std::string_view s
     }
     ++index;
   }
-  auto c = JetStreamConsumer::Open(ctx_.get(), topic, std::move(spec), index, filtered, nullptr);
-  if (!c.ok()) return c.status();
-  return std::unique_ptr<Consumer>(std::move(c).value());
+  return std::unique_ptr<Consumer>(
+      new js::JetStreamPartitionReader(ctx_.get(), topic, sc.name, partition, index, filtered));
 }
 
 LeaseStore* JetStreamBus::Leases() { return leases_.get(); }

@@ -33,9 +33,6 @@ struct JetStreamConfig {
   uint32_t default_partitions = 1;
   std::map<std::string, uint32_t> partitions;  // per topic; default default_partitions
   std::chrono::milliseconds lease_ttl{10000};
-  // AckWait of partition consumers: a partition is read by one worker that
-  // commits in order, so redelivery by timeout is a last resort.
-  std::chrono::milliseconds partition_ack_wait{600000};
   // Events published but not yet acknowledged by the stream, all topics; a
   // publish beyond it fails with kResourceExhausted (back-pressure).
   size_t max_pending_events = 200000;

@@ -25,6 +25,39 @@ std::string NakPayload(Millis delay) {
 
 }  // namespace
 
+Status PullBatch(natsSubscription* sub, int batch, int64_t max_bytes, Millis expires,
+                 const std::string& what, std::vector<natsMsg*>* out, natsStatus* raw) {
+  // Only no-wait requests, which the server ends as soon as it delivered
+  // what it had (or, while nacked messages are not yet due, at `expires`),
+  // with a client timeout of at least a second: no message of a request
+  // arrives after the client stopped waiting for it. libnats 3.4.1 keeps
+  // such late messages in the subscription and overflows its result array
+  // when the next fetch collects them (heap corruption seen under load), so
+  // the long poll is a loop of these requests (Fetch).
+  jsFetchRequest req;
+  jsFetchRequest_Init(&req);
+  req.Batch = batch;
+  req.MaxBytes = max_bytes;
+  req.NoWait = true;
+  req.Expires = static_cast<int64_t>(std::max(expires, Millis(1000)).count()) * kNanosPerMilli;
+  natsMsgList list{};
+  natsStatus s = natsSubscription_FetchRequest(&list, sub, &req);
+  if (raw != nullptr) *raw = s;
+  if (s != NATS_OK) {
+    natsMsgList_Destroy(&list);
+    if (Nothing(s)) return Status::Ok();
+    return NatsError(s, 0, "cannot fetch from " + what);
+  }
+  const int count = std::min(list.Count, batch);
+  out->reserve(out->size() + static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    out->push_back(list.Msgs[i]);
+    list.Msgs[i] = nullptr;
+  }
+  natsMsgList_Destroy(&list);
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<JetStreamConsumer>> JetStreamConsumer::Open(
     JsContext* ctx, JetStreamTopic* topic, ConsumerSpec spec, size_t filter_index, bool filtered,
     JetStreamTopic* dead_letter) {
@@ -54,7 +87,6 @@ JetStreamConsumer::~JetStreamConsumer() {
   }
   dl_cv_.notify_all();
   if (dl_thread_.joinable()) dl_thread_.join();
-  if (spec_.restart_from_ack_floor) WaitForAckFloor();
   for (natsSubscription* sub : all_subs_) natsSubscription_Destroy(sub);
 }
 
@@ -78,33 +110,6 @@ Status JetStreamConsumer::EnsureConsumer() {
   const bool exists = s == NATS_OK;
   if (!exists && !(s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr))
     return NatsError(s, jerr, "cannot read consumer " + stream + "/" + spec_.durable);
-
-  if (spec_.restart_from_ack_floor) {
-    // Deliver in order from right after what the previous owner acknowledged
-    // in order: re-create the durable at that position (consumers may be
-    // deleted; streams never are).
-    uint64_t floor = 0;
-    if (exists) {
-      floor = ci->AckFloor.Stream;
-      jsConsumerInfo_Destroy(ci);
-      ci = nullptr;
-      jerr = static_cast<jsErrCode>(0);
-      s = js_DeleteConsumer(ctx_->js, stream.c_str(), spec_.durable.c_str(), &ctx_->api_options,
-                            &jerr);
-      if (s != NATS_OK && !(s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr))
-        return NatsError(s, jerr, "cannot reset consumer " + stream + "/" + spec_.durable);
-    }
-    if (floor > 0) {
-      cc.DeliverPolicy = js_DeliverByStartSequence;
-      cc.OptStartSeq = floor + 1;
-    }
-    jerr = static_cast<jsErrCode>(0);
-    s = js_AddConsumer(&ci, ctx_->js, stream.c_str(), &cc, &ctx_->api_options, &jerr);
-    jsConsumerInfo_Destroy(ci);
-    if (s != NATS_OK)
-      return NatsError(s, jerr, "cannot create consumer " + stream + "/" + spec_.durable);
-    return Status::Ok();
-  }
 
   if (!exists) {
     jerr = static_cast<jsErrCode>(0);
@@ -176,38 +181,6 @@ void JetStreamConsumer::ReturnSubscription(natsSubscription* sub) {
   idle_subs_.push_back(sub);
 }
 
-Status JetStreamConsumer::Pull(natsSubscription* sub, int batch, int64_t max_bytes, Millis expires,
-                               std::vector<natsMsg*>* out) {
-  // Only no-wait requests, which the server ends as soon as it delivered
-  // what it had (or, while nacked messages are not yet due, at `expires`),
-  // with a client timeout of at least a second: no message of a request
-  // arrives after the client stopped waiting for it. libnats 3.4.1 keeps
-  // such late messages in the subscription and overflows its result array
-  // when the next fetch collects them (heap corruption seen under load), so
-  // the long poll is a loop of these requests (Fetch).
-  jsFetchRequest req;
-  jsFetchRequest_Init(&req);
-  req.Batch = batch;
-  req.MaxBytes = max_bytes;
-  req.NoWait = true;
-  req.Expires = static_cast<int64_t>(std::max(expires, Millis(1000)).count()) * kNanosPerMilli;
-  natsMsgList list{};
-  natsStatus s = natsSubscription_FetchRequest(&list, sub, &req);
-  if (s != NATS_OK) {
-    natsMsgList_Destroy(&list);
-    if (Nothing(s)) return Status::Ok();
-    return NatsError(s, 0, "cannot fetch from " + topic_->stream() + "/" + spec_.durable);
-  }
-  const int count = std::min(list.Count, batch);
-  out->reserve(out->size() + static_cast<size_t>(count));
-  for (int i = 0; i < count; ++i) {
-    out->push_back(list.Msgs[i]);
-    list.Msgs[i] = nullptr;
-  }
-  natsMsgList_Destroy(&list);
-  return Status::Ok();
-}
-
 Result<std::vector<Delivery>> JetStreamConsumer::Fetch(const FetchOptions& options) {
   const size_t max = std::clamp<size_t>(options.max_messages, 1, kMaxFetch);
   const int64_t max_bytes = static_cast<int64_t>(options.max_bytes);
@@ -216,6 +189,7 @@ Result<std::vector<Delivery>> JetStreamConsumer::Fetch(const FetchOptions& optio
   if (!taken.ok()) return taken.status();
   natsSubscription* sub = taken.value();
   std::vector<Delivery> out;
+  const std::string what = topic_->stream() + "/" + spec_.durable;
   Status error;
   while (error.ok()) {
     std::vector<natsMsg*> msgs;
@@ -225,14 +199,13 @@ Result<std::vector<Delivery>> JetStreamConsumer::Fetch(const FetchOptions& optio
     // Long poll: no-wait requests until something is there or the wait is over.
     for (Millis pause(2);;) {
       auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
-      error = Pull(sub, want, max_bytes, left, &msgs);
+      error = PullBatch(sub, want, max_bytes, left, what, &msgs);
       left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
       if (!error.ok() || !msgs.empty() || left.count() <= 0) break;
       std::this_thread::sleep_for(std::min(pause, left));
       pause = std::min(pause * 2, Millis(50));
     }
     std::vector<std::string> skipped;  // ack subjects of filtered-out messages
-    std::vector<uint64_t> skipped_seqs;
     for (natsMsg* m : msgs) {
       jsMsgMetaData* meta = nullptr;
       if (natsMsg_GetMetaData(&meta, m) != NATS_OK) {
@@ -249,7 +222,6 @@ Result<std::vector<Delivery>> JetStreamConsumer::Fetch(const FetchOptions& optio
       TopicFilters* filters = topic_->filters();
       if (filtered_ && filters != nullptr && !filters->Matches(filter_index_, msg)) {
         skipped.push_back(std::move(ack_subject));
-        skipped_seqs.push_back(seq);
         continue;
       }
       {
@@ -265,7 +237,6 @@ Result<std::vector<Delivery>> JetStreamConsumer::Fetch(const FetchOptions& optio
     if (!skipped.empty()) {
       std::lock_guard lock(mu_);
       filtered_out_ += skipped.size();
-      for (uint64_t seq : skipped_seqs) RememberAck(seq);
     }
     if (!out.empty() || msgs.empty() || std::chrono::steady_clock::now() >= deadline) break;
   }
@@ -288,7 +259,6 @@ Status JetStreamConsumer::Ack(std::span<const Receipt> receipts) {
       subjects.push_back(std::move(it->second.ack_subject));
       in_flight_.erase(it);
       ++acked_;
-      RememberAck(r.seq);
     }
   }
   for (const std::string& subject : subjects) {
@@ -437,38 +407,6 @@ void JetStreamConsumer::DeadLetter(uint64_t stream_seq) {
     ++dead_lettered_;
   }
   if (!subject.empty()) natsConnection_PublishString(ctx_->nc, subject.c_str(), kAck);
-}
-
-void JetStreamConsumer::RememberAck(uint64_t seq) {
-  if (!spec_.restart_from_ack_floor) return;
-  acked_seqs_.insert(seq);
-  if (acked_seqs_.size() > 65536) acked_seqs_.erase(acked_seqs_.begin());
-}
-
-void JetStreamConsumer::WaitForAckFloor() {
-  uint64_t target;
-  {
-    // The server's floor will reach the last sequence acknowledged below the
-    // first one still in flight.
-    std::lock_guard lock(mu_);
-    uint64_t first_in_flight = UINT64_MAX;
-    for (const auto& [seq, f] : in_flight_) first_in_flight = std::min(first_in_flight, seq);
-    auto it = acked_seqs_.lower_bound(first_in_flight);
-    if (it == acked_seqs_.begin()) return;
-    target = *std::prev(it);
-  }
-  natsConnection_FlushTimeout(ctx_->nc, ctx_->config.api_timeout.count());
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (std::chrono::steady_clock::now() < until) {
-    jsConsumerInfo* ci = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetConsumerInfo(&ci, ctx_->js, topic_->stream().c_str(),
-                                      spec_.durable.c_str(), &ctx_->api_options, &jerr);
-    const bool done = s != NATS_OK || ci->AckFloor.Stream >= target;
-    jsConsumerInfo_Destroy(ci);
-    if (done) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
 }
 
 }  // namespace inlet::bus::js

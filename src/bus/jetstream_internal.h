@@ -8,6 +8,7 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "bus/bus.h"
@@ -72,6 +74,7 @@ Message MessageFromNats(natsMsg* msg, uint64_t seq);
 
 // One event to publish, already addressed.
 struct PubItem {
+  std::string stream;
   std::string subject;
   std::string msg_id;
   std::string payload;
@@ -113,8 +116,9 @@ class JsPublisher {
   struct Attempt {
     std::shared_ptr<Batch> batch;
     size_t index = 0;
-    int attempt = 0;       // 0 for the first send
-    int64_t first_us = 0;  // first send
+    int attempt = 0;          // 0 for the first send
+    int64_t first_us = 0;     // first send
+    uint64_t stored_seq = 0;  // a "duplicate" answer's sequence, to verify
   };
 
   explicit JsPublisher(JsContext* ctx) : ctx_(ctx) {}
@@ -128,6 +132,10 @@ class JsPublisher {
   void Fail(const std::shared_ptr<Batch>& batch, Status error);
   void Loop();
   void RunCompletions(std::unique_lock<std::mutex>& lock);
+  // Requires mu_. Counts one acknowledged item of its batch.
+  void Complete(Attempt a, uint64_t seq);
+  // Not under mu_. True when the stream holds this item at a.stored_seq.
+  bool VerifyDuplicate(const Attempt& a);
 
   JsContext* const ctx_;
   natsSubscription* sub_ = nullptr;
@@ -140,6 +148,7 @@ class JsPublisher {
   std::unordered_map<uint64_t, Attempt> in_flight_;
   std::deque<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline µs, token), in order
   std::multimap<int64_t, Attempt> retry_at_;
+  std::deque<Attempt> verify_;  // answered "duplicate", to check
   std::vector<std::function<void()>> completions_;
   std::atomic<uint64_t> retries_{0};
   int64_t last_warning_us_ = 0;
@@ -192,10 +201,13 @@ struct ConsumerSpec {
   std::string filter_subject;
   Millis ack_wait{30000};
   int64_t max_deliver = -1;  // -1: unlimited
-  // Partition consumers are deleted and re-created on open, starting right
-  // after the previous consumer's ack floor, so that they deliver in order.
-  bool restart_from_ack_floor = false;
 };
+
+// One no-wait pull request on `sub`; appends the messages to *out (at most
+// `batch`). Timeouts and "no messages" are not errors; *raw (optional) gets
+// the library's status. `what` names the consumer in errors.
+Status PullBatch(natsSubscription* sub, int batch, int64_t max_bytes, Millis expires,
+                 const std::string& what, std::vector<natsMsg*>* out, natsStatus* raw = nullptr);
 
 // A durable pull consumer with SQS semantics (see bus.h). In-flight
 // deliveries are remembered by stream sequence with their ack subject and
@@ -235,16 +247,9 @@ class JetStreamConsumer final : public Consumer {
   Status EnsureConsumer();
   Result<natsSubscription*> TakeSubscription();
   void ReturnSubscription(natsSubscription* sub);
-  // One pull request; appends user messages to *out.
-  Status Pull(natsSubscription* sub, int batch, int64_t max_bytes, Millis expires,
-              std::vector<natsMsg*>* out);
   static void OnAdvisory(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
   void DeadLetterLoop();
   void DeadLetter(uint64_t stream_seq);
-  // Requires mu_.
-  void RememberAck(uint64_t seq);
-  // Waits (bounded) until the server's ack floor covers what was acked here.
-  void WaitForAckFloor();
 
   JsContext* const ctx_;
   JetStreamTopic* const topic_;
@@ -259,9 +264,6 @@ class JetStreamConsumer final : public Consumer {
 
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, InFlight> in_flight_;
-  // Partition consumers: sequences acknowledged here (bounded), to wait on
-  // close until the server's ack floor has taken them in.
-  std::set<uint64_t> acked_seqs_;
   uint64_t delivered_ = 0, acked_ = 0, dead_lettered_ = 0, stale_ = 0, filtered_out_ = 0;
   mutable int64_t info_at_us_ = 0;
   mutable uint64_t info_pending_ = 0, info_ack_pending_ = 0;
@@ -273,6 +275,67 @@ class JetStreamConsumer final : public Consumer {
   std::deque<uint64_t> dl_queue_;
   bool dl_stop_ = false;
   std::thread dl_thread_;
+};
+
+// Reads one partition of a subscription in stream order for the one process
+// that owns the partition, from a position its caller keeps with its own
+// commits (StartAfter), as Kafka Connect sinks keep offsets with their
+// output. The server side is a consumer without acks, created for this
+// reader only: a delivery can never be acknowledged by a previous owner,
+// and a message lost between server and client is never skipped, because
+// consumer sequences must follow each other; any gap, error or vanished
+// consumer re-creates it right after the last message handed out. Nack
+// rewinds to the oldest nacked message. Ack only settles in-flight
+// bookkeeping. One Fetch at a time; Stats is thread-safe.
+class JetStreamPartitionReader final : public Consumer {
+ public:
+  JetStreamPartitionReader(JsContext* ctx, JetStreamTopic* topic, std::string name,
+                           uint32_t partition, size_t filter_index, bool filtered);
+  ~JetStreamPartitionReader() override;  // deletes its server consumer
+
+  const std::string& name() const override { return name_; }
+  Status StartAfter(uint64_t seq) override;
+  Result<std::vector<Delivery>> Fetch(const FetchOptions& options) override;
+  Status Ack(std::span<const Receipt> receipts) override;
+  Status Nack(std::span<const Receipt> receipts, Millis delay) override;
+  SubscriptionStats Stats() const override;
+
+  // Server consumers created so far (1 + re-creations after gaps or errors).
+  uint64_t incarnations() const;
+
+ private:
+  // Deletes the current server consumer (best effort) and creates one that
+  // starts at next_seq_.
+  Status Recreate();
+  void DropServerConsumer();
+  std::string Label() const;
+  // False when `id` was among the last ids seen (requires mu_).
+  bool RememberMsgId(std::string_view id);
+
+  JsContext* const ctx_;
+  JetStreamTopic* const topic_;
+  const std::string name_;
+  const uint32_t partition_;
+  const std::string filter_subject_;
+  const size_t filter_index_;
+  const bool filtered_;
+
+  // Only the fetching thread touches these.
+  natsSubscription* sub_ = nullptr;
+  uint64_t next_dseq_ = 1;
+
+  mutable std::mutex mu_;
+  std::string consumer_;                                // current server consumer; empty: none
+  std::chrono::steady_clock::time_point not_before_{};  // after a Nack with a delay
+  uint64_t next_seq_ = 1;                               // stream sequence to hand out next
+  bool reset_ = true;                      // the server consumer must be (re-)created first
+  std::map<uint64_t, int64_t> in_flight_;  // handed out, not acked: seq -> arrival µs
+  uint64_t delivered_ = 0, acked_ = 0, filtered_out_ = 0, incarnations_ = 0, gaps_ = 0;
+  uint64_t duplicates_ = 0;
+  std::unordered_set<uint64_t> recent_ids_;  // hashes of recent Nats-Msg-Ids
+  std::deque<uint64_t> recent_order_;
+  mutable int64_t info_at_us_ = 0;
+  mutable uint64_t info_pending_ = 0;
 };
 
 // Leases on a KV bucket whose entries expire `lease_ttl` after their last

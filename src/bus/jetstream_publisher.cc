@@ -16,6 +16,7 @@ namespace {
 // {"error":{"code":503,"err_code":10077,"description":"..."}}.
 struct PubAckReply {
   bool error = false;
+  bool duplicate = false;
   uint64_t seq = 0;
   int code = 0;
   int err_code = 0;
@@ -48,6 +49,7 @@ PubAckReply ParsePubAck(std::string_view text) {
     }
     return r;
   }
+  r.duplicate = text.find("\"duplicate\":true") != std::string_view::npos;
   if (!NumberAfter(text, "\"seq\":", &r.seq) || r.seq == 0) {
     // 2.9 can answer "duplicate" without a sequence for a message id staged
     // by a leader that lost its leadership before storing it (fixed in 2.11,
@@ -239,19 +241,58 @@ void JsPublisher::HandleReply(natsMsg* msg) {
     } else {
       RetryOrFail(std::move(a), Status::Unavailable(what), reply.code == 503);
     }
+  } else if (reply.duplicate && !a.batch->finished && !closed_) {
+    // Checked on the publisher's thread before it counts (see VerifyDuplicate).
+    a.stored_seq = reply.seq;
+    verify_.push_back(std::move(a));
+    cv_.notify_all();
   } else {
-    --pending_events_;
-    Batch& b = *a.batch;
-    if (!b.finished) {
-      b.first = std::min(b.first, reply.seq);
-      b.last = std::max(b.last, reply.seq);
-      if (--b.remaining == 0) {
-        b.finished = true;
-        completions_.push_back([d = std::move(b.done), r = SeqRange{b.first, b.last}] { d(r); });
-      }
-    }
+    Complete(std::move(a), reply.seq);
   }
   RunCompletions(lock);
+}
+
+void JsPublisher::Complete(Attempt a, uint64_t seq) {
+  --pending_events_;
+  Batch& b = *a.batch;
+  if (b.finished) return;
+  b.first = std::min(b.first, seq);
+  b.last = std::max(b.last, seq);
+  if (--b.remaining == 0) {
+    b.finished = true;
+    completions_.push_back([d = std::move(b.done), r = SeqRange{b.first, b.last}] { d(r); });
+  }
+}
+
+bool JsPublisher::VerifyDuplicate(const Attempt& a) {
+  // nats-server 2.9 can answer "duplicate" for an id whose first publish a
+  // leader staged but never stored (nats-server#6415): the message at the
+  // sequence it names must carry the same Nats-Msg-Id.
+  const PubItem& item = a.batch->items[a.index];
+  natsMsg* stored = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_GetMsg(&stored, ctx_->js, item.stream.c_str(), a.stored_seq, &ctx_->api_options, &jerr);
+  if (s != NATS_OK) {
+    // Cannot check now (an election): trust the server, as before this check.
+    if (s != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr) return true;
+    spdlog::warn(
+        "JetStream publish: {} acknowledged as a duplicate of sequence {}, which the "
+        "stream does not hold; publishing it again",
+        item.subject, a.stored_seq);
+    return false;
+  }
+  const char* id = nullptr;
+  const bool same =
+      natsMsgHeader_Get(stored, kHeaderMsgId, &id) == NATS_OK && id != nullptr && item.msg_id == id;
+  natsMsg_Destroy(stored);
+  if (!same) {
+    spdlog::warn(
+        "JetStream publish: {} acknowledged as a duplicate of sequence {}, which holds "
+        "another message; publishing it again",
+        item.subject, a.stored_seq);
+  }
+  return same;
 }
 
 void JsPublisher::RetryOrFail(Attempt a, Status error, bool retryable) {
@@ -323,6 +364,25 @@ void JsPublisher::Loop() {
                                " not acknowledged within " +
                                std::to_string(ctx_->config.publish_timeout.count()) + " ms";
       RetryOrFail(std::move(a), Status(StatusCode::kTimeout, what), true);
+    }
+    while (!verify_.empty()) {
+      Attempt a = std::move(verify_.front());
+      verify_.pop_front();
+      lock.unlock();
+      const bool stored = VerifyDuplicate(a);
+      lock.lock();
+      if (stored) {
+        const uint64_t seq = a.stored_seq;
+        Complete(std::move(a), seq);
+      } else {
+        // The id was taken by a message the server never kept: publish again
+        // under a new id derived from it.
+        a.batch->items[a.index].msg_id += "~" + std::to_string(a.attempt + 1);
+        RetryOrFail(std::move(a),
+                    Status::Unavailable("publish answered as a duplicate of a message the "
+                                        "stream does not hold"),
+                    true);
+      }
     }
     std::vector<Attempt> due;
     while (!retry_at_.empty() && retry_at_.begin()->first <= now) {

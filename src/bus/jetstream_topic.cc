@@ -39,6 +39,7 @@ void JetStreamTopic::PublishAsync(std::vector<OutgoingEvent> events, PublishDone
       return;
     }
     PubItem item;
+    item.stream = stream_;
     item.subject = subject_prefix_ + std::to_string(e.partition);
     if (e.dedup_id.empty()) {
       item.msg_id = ctx_->msg_id_prefix + std::to_string(ctx_->msg_id_counter.fetch_add(1));
@@ -60,6 +61,7 @@ void JetStreamTopic::Republish(std::vector<Message> messages, std::vector<std::s
   items.reserve(messages.size());
   for (size_t i = 0; i < messages.size(); ++i) {
     PubItem item;
+    item.stream = stream_;
     item.subject = subject_prefix_ + "0";
     item.msg_id = std::move(dedup_ids[i]);
     item.payload = std::move(messages[i].payload);

@@ -24,7 +24,6 @@ Result<std::unique_ptr<bus::Bus>> OpenBus(const config::Config& config) {
   c.api_timeout = js.api_timeout;
   c.publish_retries = js.publish_retries;
   c.lease_ttl = js.lease_ttl;
-  c.partition_ack_wait = js.partition_ack_wait;
   c.credentials_file = js.credentials_file;
   c.max_pending_events = std::max<size_t>(1000, config.limits.max_pending_bytes / 256);
   bus::EmbeddedBusConfig declared = config.EmbeddedBus();

@@ -62,7 +62,8 @@ struct Pipeline::Impl {
   Status StartDelivery();
   void AddDeliveryCollectors();
   Status StartStream(delivery::DeliveryStreamConfig d);
-  void StopStream(const std::string& state_name);
+  // `abandon`: the partition's lease was lost; write nothing more.
+  void StopStream(const std::string& state_name, bool abandon = false);
   Status StartProcessing();
   std::filesystem::path StagingDir(const std::string& name) const {
     return config.storage.data_dir / "staging" / name;
@@ -126,7 +127,7 @@ Status Pipeline::Impl::StartStream(delivery::DeliveryStreamConfig d) {
   return Status::Ok();
 }
 
-void Pipeline::Impl::StopStream(const std::string& state_name) {
+void Pipeline::Impl::StopStream(const std::string& state_name, bool abandon) {
   RunningStream running;
   {
     std::lock_guard lock(streams_mu);
@@ -134,6 +135,11 @@ void Pipeline::Impl::StopStream(const std::string& state_name) {
     if (it == streams.end()) return;
     running = std::move(it->second);
     streams.erase(it);
+  }
+  if (abandon) {
+    running.stream->Abandon();
+    running.stream.reset();
+    return;
   }
   Status st = running.stream->Stop();
   if (!st.ok())
@@ -157,6 +163,11 @@ Status Pipeline::Impl::StartDelivery() {
       delivery::DeliveryStreamConfig part = d;
       part.partition = p;
       StopStream(part.StateName());
+    };
+    cb.abandon = [this, d](uint32_t p) {
+      delivery::DeliveryStreamConfig part = d;
+      part.partition = p;
+      StopStream(part.StateName(), /*abandon=*/true);
     };
     assigners.push_back(std::make_unique<cluster::PartitionAssigner>(
         bus->Leases(), "deliver." + d.name, bus->Partitions(d.subscription), options.worker_id,
@@ -195,7 +206,7 @@ Status Pipeline::Impl::StartProcessing() {
       partitioned_processing[one.StateName()] = std::move(*p);
       return Status::Ok();
     };
-    cb.stop = [this, proc](uint32_t partition) {
+    auto stop = [this, proc](uint32_t partition, bool abandon) {
       process::ProcessorConfig one = proc;
       one.partition = partition;
       std::unique_ptr<process::ProcessingService> service;
@@ -206,8 +217,14 @@ Status Pipeline::Impl::StartProcessing() {
         service = std::move(it->second);
         partitioned_processing.erase(it);
       }
-      service->Stop();
+      if (abandon) {
+        service->Abandon();
+      } else {
+        service->Stop();
+      }
     };
+    cb.stop = [stop](uint32_t p) { stop(p, false); };
+    cb.abandon = [stop](uint32_t p) { stop(p, true); };
     assigners.push_back(std::make_unique<cluster::PartitionAssigner>(
         bus->Leases(), "process." + proc.name, bus->Partitions(proc.subscription),
         options.worker_id, std::move(cb)));

@@ -110,8 +110,8 @@ void PartitionAssigner::Renew() {
     lost.swap(lost_);
   }
   for (uint32_t p : lost) {
-    spdlog::error("{}: lease of partition {} lost; stopping it", group_, p);
-    callbacks_.stop(p);
+    spdlog::error("{}: lease of partition {} lost; abandoning it", group_, p);
+    (callbacks_.abandon ? callbacks_.abandon : callbacks_.stop)(p);
   }
 }
 

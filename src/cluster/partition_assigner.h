@@ -33,6 +33,10 @@ struct AssignerCallbacks {
   // Stops the work of a partition (flushing what can be flushed); the lease
   // is released afterwards.
   std::function<void(uint32_t partition)> stop;
+  // Stops the work of a partition whose lease was lost, committing nothing
+  // more: another process may own it by now and resumes from the last
+  // commit. Unset: stop.
+  std::function<void(uint32_t partition)> abandon;
 };
 
 class PartitionAssigner {

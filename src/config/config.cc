@@ -128,8 +128,6 @@ void ReadBus(Section s, BusSettings* out) {
              std::chrono::minutes(5));
   j.Integer("publish_retries", &js.publish_retries, 0, 100);
   j.Duration("lease_ttl", &js.lease_ttl, std::chrono::seconds(2), std::chrono::minutes(10));
-  j.Duration("partition_ack_wait", &js.partition_ack_wait, std::chrono::seconds(10),
-             std::chrono::hours(12));
   j.String("credentials_file", &js.credentials_file);
 }
 

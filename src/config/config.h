@@ -69,7 +69,6 @@ struct JetStreamSettings {
   std::chrono::milliseconds api_timeout{5000};
   int publish_retries = 8;
   std::chrono::milliseconds lease_ttl{10000};
-  std::chrono::milliseconds partition_ack_wait{600000};
   std::string credentials_file;  // NATS .creds, optional
 };
 

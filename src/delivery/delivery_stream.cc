@@ -319,6 +319,7 @@ struct DeliveryStream::Impl {
 
   std::thread thread;
   std::atomic<bool> stop{false};
+  bool abandoned = false;  // Abandon(): nothing more is written
   std::mutex wake_mu;
   std::condition_variable wake;
 
@@ -824,6 +825,9 @@ Result<std::unique_ptr<DeliveryStream>> DeliveryStream::Create(DeliveryStreamCon
   } else if (raw.status().code() != StatusCode::kNotFound) {
     return raw.status();
   }
+  // A partition reader resumes after the last commit (an intent's range
+  // starts right after it).
+  INLET_RETURN_IF_ERROR(consumer->StartAfter(impl->state.committed));
   impl->UpdateGauges();
   return std::unique_ptr<DeliveryStream>(new DeliveryStream(std::move(impl)));
 }
@@ -844,7 +848,12 @@ void DeliveryStream::Start() {
   });
 }
 
-Status DeliveryStream::Stop() {
+void DeliveryStream::Abandon() {
+  impl_->abandoned = true;
+  StopThread();
+}
+
+void DeliveryStream::StopThread() {
   if (impl_->thread.joinable()) {
     {
       std::lock_guard<std::mutex> lock(impl_->wake_mu);
@@ -853,13 +862,17 @@ Status DeliveryStream::Stop() {
     impl_->wake.notify_all();
     impl_->thread.join();
   }
+}
+
+Status DeliveryStream::Stop() {
+  StopThread();
   return Flush();
 }
 
 Status DeliveryStream::PollOnce() { return impl_->Poll(); }
 
 Status DeliveryStream::Flush() {
-  if (impl_->replay) return Status::Ok();
+  if (impl_->replay || impl_->abandoned) return Status::Ok();
   Status st = impl_->CommitRange("shutdown");
   Status acked = impl_->FlushAcks();
   return st.ok() ? acked : st;

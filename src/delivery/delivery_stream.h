@@ -53,6 +53,9 @@ class DeliveryStream {
   // Stops the thread, flushes the buffered range (unless a replay is still
   // incomplete: then the restart finishes it), and returns the flush status.
   Status Stop();
+  // Stops the thread without writing anything more: what is buffered is left
+  // to whoever reads the source next (a partition whose lease was lost).
+  void Abandon();
 
   // One step: handles events fetched earlier, fetches more (waiting up to
   // fetch_wait), flushes what the buffering hints say is due. An error leaves
@@ -70,6 +73,7 @@ class DeliveryStream {
 
  private:
   explicit DeliveryStream(std::unique_ptr<Impl> impl);
+  void StopThread();
   std::unique_ptr<Impl> impl_;
 };
 

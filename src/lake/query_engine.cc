@@ -128,6 +128,19 @@ enum class Projection {
   kF32,
   kDate,
   kTimestamp,
+  kU64,
+  kI128,
+  kU128,
+  kDecimal,  // converted to DOUBLE as CAST(... AS DOUBLE) does
+  kEnum,
+};
+
+// How one result column is read from the result's vectors.
+struct ColumnReader {
+  Projection p = Projection::kText;
+  duckdb_type internal = DUCKDB_TYPE_INVALID;  // kDecimal, kEnum: the storage type
+  uint8_t width = 0, scale = 0;                // kDecimal
+  std::vector<std::string> dictionary;         // kEnum
 };
 
 // How a column of this type is read without a projection; false when it needs one.
@@ -174,6 +187,97 @@ bool DirectProjection(duckdb_type id, Projection* p) {
       return true;
     default:
       return false;
+  }
+}
+
+// How a column of logical type `type` is read straight from the result
+// (the types DirectProjection reads, plus wide integers, decimals and enums,
+// converted here as DuckDB's casts would); false when it needs a projection
+// by DuckDB (nested and other types).
+bool DirectReader(duckdb_logical_type type, ColumnReader* r) {
+  duckdb_type id = duckdb_get_type_id(type);
+  if (DirectProjection(id, &r->p)) return true;
+  switch (id) {
+    case DUCKDB_TYPE_UBIGINT:
+      r->p = Projection::kU64;
+      return true;
+    case DUCKDB_TYPE_HUGEINT:
+      r->p = Projection::kI128;
+      return true;
+    case DUCKDB_TYPE_UHUGEINT:
+      r->p = Projection::kU128;
+      return true;
+    case DUCKDB_TYPE_DECIMAL:
+      r->p = Projection::kDecimal;
+      r->internal = duckdb_decimal_internal_type(type);
+      r->width = duckdb_decimal_width(type);
+      r->scale = duckdb_decimal_scale(type);
+      return true;
+    case DUCKDB_TYPE_ENUM: {
+      r->p = Projection::kEnum;
+      r->internal = duckdb_enum_internal_type(type);
+      uint32_t n = duckdb_enum_dictionary_size(type);
+      r->dictionary.reserve(n);
+      for (uint32_t i = 0; i < n; ++i) {
+        char* v = duckdb_enum_dictionary_value(type, i);
+        r->dictionary.emplace_back(v ? v : "");
+        duckdb_free(v);
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+std::string Int128Text(unsigned __int128 magnitude, bool negative) {
+  char buf[48];
+  char* p = buf + sizeof(buf);
+  do {
+    *--p = static_cast<char>('0' + static_cast<int>(magnitude % 10));
+    magnitude /= 10;
+  } while (magnitude);
+  if (negative) *--p = '-';
+  return std::string(p, buf + sizeof(buf) - p);
+}
+
+std::string HugeintText(duckdb_hugeint h) {
+  __int128 v = static_cast<__int128>(static_cast<unsigned __int128>(h.upper) << 64 | h.lower);
+  unsigned __int128 mag = v < 0 ? -static_cast<unsigned __int128>(v) : v;
+  return Int128Text(mag, v < 0);
+}
+
+// DECIMAL to DOUBLE as DuckDB casts it: the unscaled integer over 10^scale.
+double DecimalValue(const ColumnReader& r, const void* data, idx_t row) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  double unscaled;
+  switch (r.internal) {
+    case DUCKDB_TYPE_SMALLINT:
+      unscaled = static_cast<const int16_t*>(data)[row];
+      break;
+    case DUCKDB_TYPE_INTEGER:
+      unscaled = static_cast<const int32_t*>(data)[row];
+      break;
+    case DUCKDB_TYPE_BIGINT:
+      unscaled = static_cast<double>(static_cast<const int64_t*>(data)[row]);
+      break;
+    default:
+      return duckdb_decimal_to_double(
+          {r.width, r.scale, static_cast<const duckdb_hugeint*>(data)[row]});
+  }
+  return unscaled / (r.scale < 23 ? kPow10[r.scale] : std::pow(10.0, r.scale));
+}
+
+uint64_t EnumIndex(const ColumnReader& r, const void* data, idx_t row) {
+  switch (r.internal) {
+    case DUCKDB_TYPE_UTINYINT:
+      return static_cast<const uint8_t*>(data)[row];
+    case DUCKDB_TYPE_USMALLINT:
+      return static_cast<const uint16_t*>(data)[row];
+    default:
+      return static_cast<const uint32_t*>(data)[row];
   }
 }
 
@@ -267,20 +371,21 @@ std::string VectorString(duckdb_vector v, idx_t row) {
 }
 
 // Appends every row of a chunk whose columns follow `proj`.
-void AppendChunk(duckdb_data_chunk chunk, const std::vector<Projection>& proj, uint64_t limit,
+void AppendChunk(duckdb_data_chunk chunk, const std::vector<ColumnReader>& readers, uint64_t limit,
                  std::vector<std::vector<Cell>>* rows) {
   idx_t n = duckdb_data_chunk_get_size(chunk);
   size_t first = rows->size();
   idx_t take = std::min<uint64_t>(n, limit > first ? limit - first : 0);
-  rows->resize(first + take, std::vector<Cell>(proj.size()));
-  for (size_t c = 0; c < proj.size(); ++c) {
+  rows->resize(first + take, std::vector<Cell>(readers.size()));
+  for (size_t c = 0; c < readers.size(); ++c) {
+    const ColumnReader& reader = readers[c];
     duckdb_vector v = duckdb_data_chunk_get_vector(chunk, c);
     uint64_t* validity = duckdb_vector_get_validity(v);
     void* data = duckdb_vector_get_data(v);
     for (idx_t r = 0; r < take; ++r) {
       Cell& cell = (*rows)[first + r][c];
       if (validity && !duckdb_validity_row_is_valid(validity, r)) continue;
-      switch (proj[c]) {
+      switch (reader.p) {
         case Projection::kBool:
           cell.kind = CellKind::kBool;
           cell.text = static_cast<bool*>(data)[r] ? "true" : "false";
@@ -345,6 +450,32 @@ void AppendChunk(duckdb_data_chunk chunk, const std::vector<Projection>& proj, u
           cell.kind = CellKind::kString;
           cell.text = TimestampText(static_cast<duckdb_timestamp*>(data)[r]);
           break;
+        case Projection::kU64:
+          cell.kind = CellKind::kInt;
+          cell.text = std::to_string(static_cast<uint64_t*>(data)[r]);
+          break;
+        case Projection::kI128:
+          cell.kind = CellKind::kInt;
+          cell.text = HugeintText(static_cast<duckdb_hugeint*>(data)[r]);
+          break;
+        case Projection::kU128: {
+          duckdb_uhugeint u = static_cast<duckdb_uhugeint*>(data)[r];
+          cell.kind = CellKind::kInt;
+          cell.text = Int128Text(static_cast<unsigned __int128>(u.upper) << 64 | u.lower, false);
+          break;
+        }
+        case Projection::kDecimal: {
+          double d = DecimalValue(reader, data, r);
+          cell.kind = CellKind::kDouble;
+          cell.text = FormatDouble(d);
+          break;
+        }
+        case Projection::kEnum: {
+          uint64_t i = EnumIndex(reader, data, r);
+          cell.kind = CellKind::kString;
+          cell.text = i < reader.dictionary.size() ? reader.dictionary[i] : std::string();
+          break;
+        }
       }
     }
   }
@@ -837,87 +968,112 @@ static Status RunChecked(QueryEngine::Impl* impl, std::atomic<uint32_t>* running
   }
   std::string body = StripTrailing(sql);
   bool explain = kw == "EXPLAIN";
-  Prepared prep;
-  std::string to_prepare;
+  const char* kNotReadOnly =
+      "query refused: the lake is read-only here; only SELECT queries (and EXPLAIN of one) run";
+  DuckResult first, projected;
+  duckdb_result* result = first.get();
+  std::vector<ColumnReader> readers;
+  out->columns.clear();
+  // Runs `what` on the query's connection under the time-out.
+  auto run = [&](auto&& what) {
+    uint64_t watch = impl->AddWatch(conn.c);
+    duckdb_state state = what();
+    bool fired = impl->RemoveWatch(watch);
+    if (state != DuckDBError) return Status::Ok();
+    const char* e = duckdb_result_error(result);
+    std::string message = e ? e : "query failed";
+    if (!fired && message.find("Expected ") != std::string::npos &&
+        message.find(" parameters, but none were supplied") != std::string::npos)
+      return Status::InvalidArgument("the query has parameters ($1, ?): inline the values");
+    return impl->MapError(message, fired);
+  };
   if (explain || !export_to.empty()) {
+    // The statement itself is prepared and its type checked before it runs.
+    Prepared prep;
     if (duckdb_prepare_extracted_statement(conn.c, ex.e, 0, &prep.p) == DuckDBError) {
       const char* e = duckdb_prepare_error(prep.p);
       return impl->MapError(e ? e : "cannot prepare the query", false);
     }
+    duckdb_statement_type type = duckdb_prepared_statement_type(prep.p);
+    if (type != DUCKDB_STATEMENT_TYPE_SELECT && type != DUCKDB_STATEMENT_TYPE_EXPLAIN)
+      return Status(StatusCode::kPermissionDenied, kNotReadOnly);
+    if (duckdb_nparams(prep.p) > 0)
+      return Status::InvalidArgument("the query has parameters ($1, ?): inline the values");
+    if (!export_to.empty()) {
+      std::string copy = "COPY (\n" + body + "\n) TO " + QuoteLiteral(export_to.string()) +
+                         " (FORMAT parquet, COMPRESSION zstd)";
+      INLET_RETURN_IF_ERROR(run([&] { return duckdb_query(conn.c, copy.c_str(), result); }));
+    } else {
+      idx_t ncols = duckdb_prepared_statement_column_count(prep.p);
+      for (idx_t i = 0; i < ncols; ++i) {
+        duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(prep.p, i);
+        const char* name = duckdb_prepared_statement_column_name(prep.p, i);  // caller frees
+        out->columns.push_back({name ? name : "", DuckTypeName(t)});
+        duckdb_free(const_cast<char*>(name));
+        duckdb_destroy_logical_type(&t);
+        readers.push_back({});  // the plan's text
+      }
+      INLET_RETURN_IF_ERROR(run([&] { return duckdb_execute_prepared(prep.p, result); }));
+    }
   } else {
-    // One bind: the query wrapped with the row limit. The wrapper only
-    // parses around a query, and must still be one SELECT statement.
-    to_prepare = "SELECT * FROM (\n" + body + "\n) AS _q LIMIT " + std::to_string(max_rows + 1);
-    Extracted wrapped;
-    if (duckdb_extract_statements(conn.c, to_prepare.c_str(), &wrapped.e) != 1) {
-      const char* e = duckdb_extract_statements_error(wrapped.e);
-      return Status::InvalidArgument(e ? e : "send one SELECT statement");
+    // One bind and one run: the query wrapped with the row limit. The
+    // wrapper only parses around a query, so one statement that parses is
+    // one SELECT. (A prepared statement over the lake's views is bound
+    // again when it runs, since its file list may change: preparing to
+    // learn the result's types first would bind every query twice. The
+    // types are read from the result instead.)
+    std::string wrapped =
+        "SELECT * FROM (\n" + body + "\n) AS _q LIMIT " + std::to_string(max_rows + 1);
+    {
+      Extracted check;
+      if (duckdb_extract_statements(conn.c, wrapped.c_str(), &check.e) != 1) {
+        const char* e = duckdb_extract_statements_error(check.e);
+        return Status::InvalidArgument(e ? e : "send one SELECT statement");
+      }
     }
-    if (duckdb_prepare_extracted_statement(conn.c, wrapped.e, 0, &prep.p) == DuckDBError) {
-      const char* e = duckdb_prepare_error(prep.p);
-      return impl->MapError(e ? e : "cannot prepare the query", false);
+    INLET_RETURN_IF_ERROR(run([&] { return duckdb_query(conn.c, wrapped.c_str(), result); }));
+    if (duckdb_result_statement_type(*result) != DUCKDB_STATEMENT_TYPE_SELECT)
+      return Status(StatusCode::kPermissionDenied, kNotReadOnly);
+    idx_t ncols = duckdb_column_count(result);
+    bool direct = true;
+    std::string select, aliases;
+    for (idx_t i = 0; i < ncols; ++i) {
+      duckdb_logical_type t = duckdb_column_logical_type(result, i);
+      const char* name = duckdb_column_name(result, i);  // owned by the result
+      out->columns.push_back({name ? name : "", DuckTypeName(t)});
+      ColumnReader reader;
+      if (!DirectReader(t, &reader)) {
+        direct = false;
+        reader = ColumnReader{};
+        reader.p = ProjectionOf(duckdb_get_type_id(t));
+      }
+      duckdb_destroy_logical_type(&t);
+      std::string alias = "\"c" + std::to_string(i) + "\"";
+      select += (i ? ", " : "") + ProjectExpr(reader.p, alias);
+      aliases += (i ? ", " : "") + alias;
+      readers.push_back(std::move(reader));
     }
-  }
-  duckdb_statement_type type = duckdb_prepared_statement_type(prep.p);
-  if (type != DUCKDB_STATEMENT_TYPE_SELECT && type != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
-    return Status(StatusCode::kPermissionDenied,
-                  "query refused: the lake is read-only here; only SELECT queries (and EXPLAIN of "
-                  "one) run");
-  }
-  if (duckdb_nparams(prep.p) > 0) {
-    return Status::InvalidArgument("the query has parameters ($1, ?): inline the values");
-  }
-  idx_t ncols = duckdb_prepared_statement_column_count(prep.p);
-  std::vector<Projection> proj;
-  bool direct = true;
-  std::string select, aliases;
-  out->columns.clear();
-  for (idx_t i = 0; i < ncols; ++i) {
-    duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(prep.p, i);
-    const char* name = duckdb_prepared_statement_column_name(prep.p, i);  // caller frees
-    out->columns.push_back({name ? name : "", DuckTypeName(t)});
-    duckdb_free(const_cast<char*>(name));
-    duckdb_type id = duckdb_get_type_id(t);
-    duckdb_destroy_logical_type(&t);
-    Projection p = Projection::kText;
-    if (!explain && !DirectProjection(id, &p)) {
-      direct = false;
-      p = ProjectionOf(id);
+    if (!direct) {
+      // Nested and other types are converted by DuckDB (to_json, casts), in
+      // a second run of the query under that projection.
+      std::string sql2 = "SELECT " + select + " FROM (\n" + body + "\n) AS _q(" + aliases +
+                         ") LIMIT " + std::to_string(max_rows + 1);
+      duckdb_destroy_result(result);
+      result = projected.get();
+      INLET_RETURN_IF_ERROR(run([&] { return duckdb_query(conn.c, sql2.c_str(), result); }));
+      if (duckdb_column_count(result) != readers.size())
+        return Status::Internal("the projected query changed its columns");
     }
-    proj.push_back(p);
-    std::string alias = "\"c" + std::to_string(i) + "\"";
-    select += (i ? ", " : "") + ProjectExpr(p, alias);
-    aliases += (i ? ", " : "") + alias;
-  }
-  DuckResult result;
-  uint64_t watch = impl->AddWatch(conn.c);
-  duckdb_state state;
-  if (!export_to.empty()) {
-    std::string copy = "COPY (\n" + body + "\n) TO " + QuoteLiteral(export_to.string()) +
-                       " (FORMAT parquet, COMPRESSION zstd)";
-    state = duckdb_query(conn.c, copy.c_str(), result.get());
-  } else if (explain || direct) {
-    state = duckdb_execute_prepared(prep.p, result.get());
-  } else {
-    // Nested and other types are converted by DuckDB (to_json, casts).
-    std::string projected = "SELECT " + select + " FROM (\n" + body + "\n) AS _q(" + aliases +
-                            ") LIMIT " + std::to_string(max_rows + 1);
-    state = duckdb_query(conn.c, projected.c_str(), result.get());
-  }
-  bool fired = impl->RemoveWatch(watch);
-  if (state == DuckDBError) {
-    const char* e = duckdb_result_error(result.get());
-    return impl->MapError(e ? e : "query failed", fired);
   }
   if (export_to.empty()) {
     out->rows.clear();
     uint64_t limit = explain ? UINT64_MAX : max_rows;
     uint64_t total = 0;
     for (;;) {
-      duckdb_data_chunk chunk = duckdb_fetch_chunk(*result.get());
+      duckdb_data_chunk chunk = duckdb_fetch_chunk(*result);
       if (!chunk) break;
       total += duckdb_data_chunk_get_size(chunk);
-      AppendChunk(chunk, proj, limit, &out->rows);
+      AppendChunk(chunk, readers, limit, &out->rows);
       duckdb_destroy_data_chunk(&chunk);
     }
     out->truncated = total > out->rows.size();

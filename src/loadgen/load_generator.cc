@@ -121,6 +121,11 @@ Result<LoadReport> RunLoad(const LoadOptions& o) {
           tmpl.Expand(&body, prefix + std::to_string(n + i), n + i, ts, rng);
           if (o.batch > 1) body += '\n';
         }
+        if (o.idempotency_keys) {
+          if (headers.back().first != "Idempotency-Key")
+            headers.emplace_back("Idempotency-Key", "");
+          headers.back().second = prefix + std::to_string(n);
+        }
         auto t0 = std::chrono::steady_clock::now();
         auto r = client.Request("POST", target, body, headers);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
@@ -134,12 +139,13 @@ Result<LoadReport> RunLoad(const LoadOptions& o) {
           acked_total.fetch_add(o.batch);
           my_lat.push_back(ms);
         } else {
-          // An HTTP error stored nothing: the same ids are sent again. A
-          // connection error may have stored them: move on to new ids.
-          if (!r.ok()) {
-            if (o.on_unknown) o.on_unknown(c, n, n + o.batch - 1);
-            n += o.batch;
-          }
+          // A 4xx stored nothing: the same ids are sent again. A 5xx may
+          // have stored part of the batch: with idempotency keys the same ids
+          // are sent again (the server drops what it has), otherwise they are
+          // unknown, as after a connection error, and new ids follow.
+          const bool maybe_stored = !r.ok() || r->status >= 500;
+          if (maybe_stored && o.on_unknown) o.on_unknown(c, n, n + o.batch - 1);
+          if (!r.ok() || (maybe_stored && !o.idempotency_keys)) n += o.batch;
           mine.failures[r.ok() ? r->status : 0]++;
           if (!r.ok() || r->status == 503 || r->status == 507 || r->status == 429) {
             std::this_thread::sleep_for(std::chrono::milliseconds(r.ok() ? 100 : 20));

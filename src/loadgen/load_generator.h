@@ -40,6 +40,10 @@ struct LoadOptions {
   // sent again, so that a retry never duplicates an event.
   std::function<void(uint32_t connection, uint64_t first_n, uint64_t last_n)> on_unknown;
   std::atomic<bool>* stop = nullptr;  // set to stop early
+  // Sends `Idempotency-Key: <prefix>-<connection>-<first n>` with each
+  // request, the same when a refused request is sent again, so that a retry
+  // after a 5xx (which may have stored part of the batch) stores nothing twice.
+  bool idempotency_keys = false;
 };
 
 struct LoadReport {

@@ -329,6 +329,12 @@ Status StageParquet(delivery::ParquetWriter* writer, const schema::ColumnBatch& 
 }
 
 constexpr size_t kMaxProcessedRanges = 4096;
+// Window checkpoints: deltas (batch journals) accumulate until their bytes
+// pass those of the snapshot (at least this much) or their number kMaxDeltas;
+// then a snapshot replaces them, so the bytes written stay proportional to
+// the events while recovery reads at most about twice the state.
+constexpr uint64_t kMinSnapshotBytesForDeltas = 1 << 20;
+constexpr size_t kMaxDeltas = 256;
 
 }  // namespace
 
@@ -605,6 +611,12 @@ uint64_t EventProcessor::committed() const {
   return state_.commit;
 }
 
+uint64_t EventProcessor::ResumeAfter() const {
+  std::lock_guard lock(commit_mu_);
+  const auto& ranges = state_.processed.ranges();
+  return ranges.empty() ? 0 : ranges.rbegin()->second;
+}
+
 // One commit: the intent (what will be written), the files, the window
 // snapshot, then the state, whose atomic replacement is the commit point.
 Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const uint64_t> seqs) {
@@ -625,14 +637,29 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
         "processed (more than {} gaps)",
         config_.name, merged, kMaxProcessedRanges);
   }
-  std::string snapshot;
+  // Windows: a batch commit writes the journal of its Adds (a delta); a
+  // window emission, or deltas grown past the snapshot, write a whole
+  // snapshot that replaces the deltas. Recovery replays the deltas on the
+  // snapshot.
+  std::string snapshot, journal;
+  bool full = false;
   ProcessorIntent intent;
   intent.commit = next.commit;
   for (const PendingFile& f : *files) intent.keys.push_back(f.key);
   if (aggregator_) {
-    snapshot = aggregator_->Snapshot();
-    next.snapshot = ProcessorSnapshotKey(config_.StateName(), next.commit);
-    intent.keys.push_back(next.snapshot);
+    journal = aggregator_->TakeJournal();
+    full = seqs.empty() || state_.snapshot.empty() || state_.deltas.size() >= kMaxDeltas ||
+           lake_delta_bytes_ + journal.size() >
+               std::max<uint64_t>(lake_snapshot_bytes_, kMinSnapshotBytesForDeltas);
+    if (full) {
+      snapshot = aggregator_->Snapshot();
+      next.snapshot = ProcessorSnapshotKey(config_.StateName(), next.commit);
+      next.deltas.clear();
+      intent.keys.push_back(next.snapshot);
+    } else {
+      next.deltas.push_back(ProcessorDeltaKey(config_.StateName(), next.commit));
+      intent.keys.push_back(next.deltas.back());
+    }
   }
   INLET_RETURN_IF_ERROR(lake_->PutBytes(ProcessorIntentKey(config_.StateName()),
                                         EncodeProcessorIntent(config_.StateName(), intent)));
@@ -642,7 +669,10 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
     INLET_RETURN_IF_ERROR(lake_->PutFile(f.key, staged));
     s.files->Inc();
   }
-  if (aggregator_) INLET_RETURN_IF_ERROR(lake_->PutBytes(next.snapshot, snapshot));
+  if (aggregator_) {
+    INLET_RETURN_IF_ERROR(full ? lake_->PutBytes(next.snapshot, snapshot)
+                               : lake_->PutBytes(next.deltas.back(), journal));
+  }
   Status st = lake_->PutBytes(ProcessorStateKey(config_.StateName()),
                               EncodeProcessorState(config_.StateName(), next));
   if (!st.ok()) {
@@ -651,12 +681,24 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
     auto decoded = back.ok() ? DecodeProcessorState(*back) : Result<ProcessorState>(back.status());
     if (!decoded.ok() || decoded->commit != next.commit) return st;
   }
-  if (!state_.snapshot.empty() && state_.snapshot != next.snapshot) {
-    Status del = lake_->Delete(state_.snapshot);
-    if (!del.ok()) spdlog::warn("processor {}: {}", config_.name, del.ToString());
+  if (aggregator_ && full) {
+    // The previous snapshot and its deltas are superseded.
+    std::vector<std::string> old = state_.deltas;
+    if (!state_.snapshot.empty() && state_.snapshot != next.snapshot)
+      old.push_back(state_.snapshot);
+    for (const std::string& key : old) {
+      Status del = lake_->Delete(key);
+      if (!del.ok()) spdlog::warn("processor {}: {}", config_.name, del.ToString());
+    }
+    lake_snapshot_bytes_ = snapshot.size();
+    lake_delta_bytes_ = 0;
+    committed_snapshot_ = std::move(snapshot);
+    committed_journals_.clear();
+  } else if (aggregator_) {
+    lake_delta_bytes_ += journal.size();
+    committed_journals_.push_back(std::move(journal));
   }
   state_ = std::move(next);
-  committed_snapshot_ = std::move(snapshot);
   return Status::Ok();
 }
 
@@ -672,7 +714,11 @@ void EventProcessor::Rollback(std::vector<PendingFile>* files, uint64_t commit) 
   files->clear();
   if (aggregator_) {
     (void)lake_->Delete(ProcessorSnapshotKey(config_.StateName(), commit));
+    (void)lake_->Delete(ProcessorDeltaKey(config_.StateName(), commit));
     Status st = aggregator_->Restore(committed_snapshot_);
+    for (const std::string& j : committed_journals_) {
+      if (st.ok()) st = aggregator_->ApplyJournal(j);
+    }
     if (!st.ok()) spdlog::error("processor {}: rollback: {}", config_.name, st.ToString());
   }
 }
@@ -690,6 +736,15 @@ Status EventProcessor::Recover() {
         return Status(snap.status().code(), state_.snapshot + ": " + snap.status().message());
       Status r = aggregator_->Restore(*snap);
       if (!r.ok()) return Status(r.code(), state_.snapshot + ": " + r.message());
+      lake_snapshot_bytes_ = snap->size();
+      for (const std::string& key : state_.deltas) {
+        auto delta = lake_->Get(key);
+        if (!delta.ok())
+          return Status(delta.status().code(), key + ": " + delta.status().message());
+        r = aggregator_->ApplyJournal(*delta);
+        if (!r.ok()) return Status(r.code(), key + ": " + r.message());
+        lake_delta_bytes_ += delta->size();
+      }
     }
   } else if (text.status().code() != StatusCode::kNotFound) {
     return text.status();
@@ -719,11 +774,16 @@ Status EventProcessor::Recover() {
   if (listed.ok()) {
     for (const auto& obj : *listed) {
       std::string_view rest = std::string_view(obj.key).substr(prefix.size());
-      const size_t dot = rest.find(".windows");
-      if (dot == std::string_view::npos || dot == 0 || dot + 8 != rest.size() ||
-          rest.substr(0, dot).find_first_not_of("0123456789") != std::string_view::npos)
+      size_t dot = rest.find(".windows");
+      if (dot == std::string_view::npos || dot + 8 != rest.size()) {
+        dot = rest.find(".delta");
+        if (dot == std::string_view::npos || dot + 6 != rest.size()) continue;
+      }
+      if (dot == 0 || rest.substr(0, dot).find_first_not_of("0123456789") != std::string_view::npos)
         continue;
-      if (obj.key != state_.snapshot) (void)lake_->Delete(obj.key);
+      if (obj.key != state_.snapshot &&
+          std::find(state_.deltas.begin(), state_.deltas.end(), obj.key) == state_.deltas.end())
+        (void)lake_->Delete(obj.key);
     }
   }
   if (state_.commit > 0) {

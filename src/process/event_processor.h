@@ -75,6 +75,9 @@ class EventProcessor {
   const PoiIndex* poi_index() const { return poi_index_.get(); }
   // Number of the last commit (0: none yet).
   uint64_t committed() const;
+  // The highest sequence id whose outputs are committed (0: none): where the
+  // reader of a partition resumes (bus::Consumer::StartAfter).
+  uint64_t ResumeAfter() const;
 
  private:
   struct Shared;
@@ -98,9 +101,16 @@ class EventProcessor {
   std::unique_ptr<PoiIndex> poi_index_;
   std::unique_ptr<PresenceAggregator> aggregator_;
   std::unique_ptr<Shared> shared_;
-  mutable std::mutex commit_mu_;    // one commit at a time, in the order of the lock
-  ProcessorState state_;            // last committed
-  std::string committed_snapshot_;  // aggregator snapshot of state_
+  mutable std::mutex commit_mu_;  // one commit at a time, in the order of the lock
+  ProcessorState state_;          // last committed
+  // The windows of state_ in memory, for Rollback: a snapshot and the
+  // journals committed after it.
+  std::string committed_snapshot_;
+  std::vector<std::string> committed_journals_;
+  // Bytes in the lake of state_.snapshot and of state_.deltas: a new
+  // snapshot replaces the deltas once they outgrow it.
+  uint64_t lake_snapshot_bytes_ = 0;
+  uint64_t lake_delta_bytes_ = 0;
   MetricsRegistry* metrics_ = nullptr;
   uint64_t collector_id_ = 0;  // removed from metrics_ on destruction
 };

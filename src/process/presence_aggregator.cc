@@ -12,6 +12,18 @@ int64_t WallMicros() {
       .count();
 }
 
+void PutU64(uint64_t v, std::string* out) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 8);
+}
+
+// Journal records (little-endian u64 words): a block per Add starts with
+// kBlock, late count, highest event time; then kWindow, shard, window start
+// when a shard's current window changes; kHits | nhits << 8 | band << 40 |
+// gender << 48, person, then one word per POI.
+constexpr uint64_t kBlock = 1, kWindow = 2, kHits = 3;
+
 }  // namespace
 
 const char* GenderLabel(int code) {
@@ -60,11 +72,19 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
   // Events grouped by shard so that each shard is locked once per batch.
   std::vector<std::vector<uint32_t>> by_shard(shards_.size());
   std::vector<int64_t> new_windows;
+  std::string journal;
+  journal.reserve(24 + inputs.size() * 24);
+  PutU64(kBlock, &journal);
+  const size_t late_pos = journal.size();
+  PutU64(0, &journal);
+  PutU64(0, &journal);
+  uint64_t late_count = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int64_t w = WindowStart(inputs[i].time_us);
     if (w < floor) {
       late[i] = 1;
       late_.fetch_add(1, std::memory_order_relaxed);
+      ++late_count;
       continue;
     }
     late[i] = 0;
@@ -85,19 +105,28 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
         if (inserted) new_windows.push_back(w);
         window = &it->second;
         last_window = w;
+        PutU64(kWindow, &journal);
+        PutU64(s, &journal);
+        PutU64(static_cast<uint64_t>(w), &journal);
       }
       hits.clear();
       index_->Find(in.lat, in.lon, &hits);
-      for (uint32_t poi : hits) {
-        Cell& cell = window->cells[Key(poi, in.band, in.gender)];
-        ++cell.events;
-        if (window->person_entries >= persons_per_shard_ && !cell.persons.count(in.person)) {
-          overflow_.fetch_add(1, std::memory_order_relaxed);
-          continue;
-        }
-        if (cell.persons.insert(in.person).second) ++window->person_entries;
-      }
+      if (hits.empty()) continue;
+      PutU64(kHits | static_cast<uint64_t>(hits.size()) << 8 |
+                 static_cast<uint64_t>(in.band) << 40 | static_cast<uint64_t>(in.gender) << 48,
+             &journal);
+      PutU64(in.person, &journal);
+      for (uint32_t poi : hits) PutU64(poi, &journal);
+      Count(window, hits, in.band, in.gender, in.person);
     }
+  }
+  {
+    char* p = journal.data() + late_pos;
+    for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(late_count >> (8 * i));
+    const uint64_t mt = static_cast<uint64_t>(max_time);
+    for (int i = 0; i < 8; ++i) p[8 + i] = static_cast<char>(mt >> (8 * i));
+    std::lock_guard lock(journal_mu_);
+    journal_ += journal;
   }
   if (!new_windows.empty()) {
     std::lock_guard lock(open_mu_);
@@ -108,6 +137,19 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
     while (max_time > cur && !max_event_time_.compare_exchange_weak(cur, max_time)) {
     }
     last_event_wall_us_.store(WallMicros());
+  }
+}
+
+void PresenceAggregator::Count(Window* window, std::span<const uint32_t> hits, uint8_t band,
+                               uint8_t gender, uint64_t person) {
+  for (uint32_t poi : hits) {
+    Cell& cell = window->cells[Key(poi, band, gender)];
+    ++cell.events;
+    if (window->person_entries >= persons_per_shard_ && !cell.persons.count(person)) {
+      overflow_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (cell.persons.insert(person).second) ++window->person_entries;
   }
 }
 
@@ -167,12 +209,6 @@ std::vector<EmittedWindow> PresenceAggregator::TakeReady(bool all, int64_t now_u
 namespace {
 
 constexpr std::string_view kSnapshotMagic = "INLETPA1";
-
-void PutU64(uint64_t v, std::string* out) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 8);
-}
 
 class Reader {
  public:
@@ -289,11 +325,86 @@ Status PresenceAggregator::Restore(std::string_view snapshot) {
     // idle_close counts from the restore for restored windows.
     last_event_wall_us_.store(open_.empty() ? 0 : WallMicros());
   }
+  {
+    std::lock_guard lock(journal_mu_);
+    journal_.clear();
+  }
   max_event_time_.store(max_time);
   emitted_until_.store(emitted);
   late_.store(late);
   overflow_.store(overflow);
   forced_.store(forced);
+  return Status::Ok();
+}
+
+std::string PresenceAggregator::TakeJournal() {
+  std::lock_guard lock(journal_mu_);
+  std::string out;
+  out.swap(journal_);
+  return out;
+}
+
+Status PresenceAggregator::ApplyJournal(std::string_view journal) {
+  const Status corrupt = Status::InvalidArgument("corrupt window journal");
+  if (journal.size() % 8 != 0) return corrupt;
+  Reader r(journal);
+  std::unique_lock emit_lock(emit_mu_);
+  std::vector<Window*> current(shards_.size(), nullptr);
+  std::vector<uint32_t> hits;
+  int64_t max_time = INT64_MIN;
+  while (!r.done()) {
+    uint64_t tag;
+    if (!r.U64(&tag)) return corrupt;
+    switch (tag & 0xFF) {
+      case kBlock: {
+        uint64_t late;
+        int64_t t;
+        if (!r.U64(&late) || !r.I64(&t)) return corrupt;
+        late_.fetch_add(late);
+        max_time = std::max(max_time, t);
+        break;
+      }
+      case kWindow: {
+        uint64_t s;
+        int64_t w;
+        if (!r.U64(&s) || !r.I64(&w) || s >= shards_.size()) return corrupt;
+        Shard& shard = *shards_[s];
+        std::lock_guard lock(shard.mu);
+        auto [it, inserted] = shard.windows.try_emplace(w);
+        current[s] = &it->second;
+        if (inserted) {
+          std::lock_guard open_lock(open_mu_);
+          open_[w] = true;
+        }
+        break;
+      }
+      case kHits: {
+        const uint64_t n = (tag >> 8) & 0xFFFFFFFF;
+        uint64_t person;
+        if (!r.U64(&person)) return corrupt;
+        Window* window = current[person % shards_.size()];
+        if (!window) return corrupt;
+        hits.clear();
+        for (uint64_t k = 0; k < n; ++k) {
+          uint64_t poi;
+          if (!r.U64(&poi) || poi >= index_->pois().size()) return corrupt;
+          hits.push_back(static_cast<uint32_t>(poi));
+        }
+        std::lock_guard lock(shards_[person % shards_.size()]->mu);
+        Count(window, hits, static_cast<uint8_t>(tag >> 40), static_cast<uint8_t>(tag >> 48),
+              person);
+        break;
+      }
+      default:
+        return corrupt;
+    }
+  }
+  if (max_time != INT64_MIN) {
+    int64_t cur = max_event_time_.load();
+    while (max_time > cur && !max_event_time_.compare_exchange_weak(cur, max_time)) {
+    }
+    last_event_wall_us_.store(WallMicros());
+  }
   return Status::Ok();
 }
 

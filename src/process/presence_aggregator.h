@@ -92,6 +92,15 @@ class PresenceAggregator {
   std::string Snapshot() const;
   Status Restore(std::string_view snapshot);
 
+  // The journal: every Add since the last TakeJournal (or Restore) as bytes
+  // (windows touched, POI hits resolved, late count, highest event time).
+  // ApplyJournal replays one on top of the state it was recorded against and
+  // gives the same state as the Adds did, without POI lookups: the
+  // processor's checkpoint writes a journal per batch instead of a whole
+  // snapshot. Same threading rule as Snapshot.
+  std::string TakeJournal();
+  Status ApplyJournal(std::string_view journal);
+
  private:
   struct Cell {
     uint64_t events = 0;
@@ -105,6 +114,9 @@ class PresenceAggregator {
     std::mutex mu;
     std::map<int64_t, Window> windows;
   };
+  // Counts one event of `person` at each POI of `hits` in `window`.
+  void Count(Window* window, std::span<const uint32_t> hits, uint8_t band, uint8_t gender,
+             uint64_t person);
   static uint64_t Key(uint32_t poi, uint8_t band, uint8_t gender) {
     return static_cast<uint64_t>(poi) << 16 | static_cast<uint64_t>(band) << 8 | gender;
   }
@@ -122,6 +134,8 @@ class PresenceAggregator {
   std::atomic<int64_t> emitted_until_{INT64_MIN};
   std::atomic<int64_t> last_event_wall_us_{0};
   std::atomic<uint64_t> late_{0}, overflow_{0}, forced_{0};
+  std::mutex journal_mu_;
+  std::string journal_;
 };
 
 }  // namespace inlet::process

@@ -169,6 +169,10 @@ Result<std::unique_ptr<ProcessingService>> ProcessingService::Create(
     auto p = EventProcessor::Create(pc, table->second, lake, errors_topic, metrics);
     if (!p.ok()) return p.status();
     pool->processor = std::move(*p);
+    if (pc.partition) {
+      // The partition's position is the processor's own last commit.
+      INLET_RETURN_IF_ERROR(pool->consumer->StartAfter(pool->processor->ResumeAfter()));
+    }
     pool->autoscaler = std::make_unique<Autoscaler>(pc.autoscale);
     Control& c = *service->control_;
     if (metrics) {
@@ -241,7 +245,11 @@ void ProcessingService::ControlLoop() {
   }
 }
 
-void ProcessingService::Stop() {
+void ProcessingService::Stop() { Halt(true); }
+
+void ProcessingService::Abandon() { Halt(false); }
+
+void ProcessingService::Halt(bool emit_windows) {
   {
     std::lock_guard lock(control_->mu);
     if (!control_->started || control_->stop) return;
@@ -251,6 +259,10 @@ void ProcessingService::Stop() {
   if (control_->thread.joinable()) control_->thread.join();
   for (auto& pool : pools_) {
     pool->Resize(0);
+    if (!emit_windows) {
+      spdlog::info("processor {}: abandoned", pool->config.name);
+      continue;
+    }
     auto emitted = pool->processor->EmitReady(false);
     if (!emitted.ok())
       spdlog::error("processor {}: writing windows: {}", pool->config.name,

@@ -45,6 +45,9 @@ class ProcessingService {
   // Stops the workers after their current batch (unacked messages are
   // redelivered later) and closes the windows that are due. Idempotent.
   void Stop();
+  // As Stop, but closes no window: what is not committed is left to whoever
+  // reads the source next (a partition whose lease was lost).
+  void Abandon();
 
   std::vector<ProcessorStats> Stats() const;
   EventProcessor* processor(const std::string& name);
@@ -54,6 +57,7 @@ class ProcessingService {
  private:
   ProcessingService() = default;
   void ControlLoop();
+  void Halt(bool emit_windows);
 
   std::vector<std::unique_ptr<Pool>> pools_;
   MetricsRegistry* metrics_ = nullptr;

@@ -86,12 +86,23 @@ std::string ProcessorIntentKey(std::string_view processor) {
 std::string ProcessorSnapshotKey(std::string_view processor, uint64_t commit) {
   return "_state/processor-" + std::string(processor) + "-" + std::to_string(commit) + ".windows";
 }
+std::string ProcessorDeltaKey(std::string_view processor, uint64_t commit) {
+  return "_state/processor-" + std::string(processor) + "-" + std::to_string(commit) + ".delta";
+}
 
 std::string EncodeProcessorState(std::string_view processor, const ProcessorState& state) {
   std::string out;
   AppendHeader(processor, state.commit, &out);
   out += ",\"snapshot\":";
   AppendJsonString(state.snapshot, &out);
+  if (!state.deltas.empty()) {
+    out += ",\"deltas\":[";
+    for (size_t i = 0; i < state.deltas.size(); ++i) {
+      if (i > 0) out += ',';
+      AppendJsonString(state.deltas[i], &out);
+    }
+    out += ']';
+  }
   out += ",\"processed\":[";
   bool first = true;
   for (const auto& [a, b] : state.processed.ranges()) {
@@ -118,6 +129,14 @@ Result<ProcessorState> DecodeProcessorState(std::string_view json) {
       root["processed"].get_array().get(processed) != simdjson::SUCCESS)
     return Bad("missing commit, snapshot or processed");
   st.snapshot = std::string(snapshot);
+  simdjson::dom::array deltas;
+  if (root["deltas"].get_array().get(deltas) == simdjson::SUCCESS) {
+    for (simdjson::dom::element d : deltas) {
+      std::string_view key;
+      if (d.get_string().get(key) != simdjson::SUCCESS) return Bad("bad delta key");
+      st.deltas.emplace_back(key);
+    }
+  }
   for (simdjson::dom::element range : processed) {
     simdjson::dom::array pair;
     uint64_t a = 0, b = 0;

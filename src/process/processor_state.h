@@ -38,6 +38,9 @@ struct ProcessorState {
   uint64_t commit = 0;   // number of the last commit (0: none)
   SeqSet processed;      // every seq whose outputs are committed
   std::string snapshot;  // key of the window snapshot of this commit ("" when none)
+  // Window deltas written since `snapshot` (oldest first): replayed on top of
+  // it (PresenceAggregator::ApplyJournal) to give this commit's windows.
+  std::vector<std::string> deltas;
   bool operator==(const ProcessorState&) const = default;
 };
 
@@ -50,8 +53,10 @@ struct ProcessorIntent {
 std::string ProcessorStateKey(std::string_view processor);
 std::string ProcessorIntentKey(std::string_view processor);
 std::string ProcessorSnapshotKey(std::string_view processor, uint64_t commit);
+std::string ProcessorDeltaKey(std::string_view processor, uint64_t commit);
 
-// {"format":1,"processor":"p","commit":3,"snapshot":"...","processed":[[1,20],[25,30]]}
+// {"format":1,"processor":"p","commit":3,"snapshot":"...","deltas":["..."],
+//  "processed":[[1,20],[25,30]]} ("deltas" only when there are some).
 std::string EncodeProcessorState(std::string_view processor, const ProcessorState& state);
 Result<ProcessorState> DecodeProcessorState(std::string_view json);
 // {"format":1,"processor":"p","commit":4,"keys":["curated/...parquet",...]}

@@ -196,6 +196,27 @@ Result<int> NatsCluster::LeaderOf(const std::string& stream) {
   return Status::NotFound("unknown leader " + name);
 }
 
+Status NatsCluster::WaitCurrent(const std::string& stream, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = Request("$JS.API.STREAM.INFO." + stream, std::chrono::milliseconds(2000));
+    if (r.ok()) {
+      last = r.value();
+      size_t current = 0;
+      for (size_t at = 0; (at = last.find("\"current\":true", at)) != std::string::npos; ++at)
+        ++current;
+      if (last.find("\"leader\":\"") != std::string::npos &&
+          current + 1 >= static_cast<size_t>(nodes()) &&
+          last.find("\"current\":false") == std::string::npos)
+        return Status::Ok();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Status(StatusCode::kTimeout,
+                "replicas of " + stream + " not current: " + last.substr(0, 600));
+}
+
 std::string NatsCluster::Logs() const {
   std::string out;
   for (const Node& n : nodes_) {

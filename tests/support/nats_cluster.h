@@ -31,6 +31,9 @@ class NatsCluster {
   Status Restart(int node);  // same ports and store
   // Index of the node leading `stream` (asked through any live node).
   Result<int> LeaderOf(const std::string& stream);
+  // Waits until `stream` has a leader and every other node is a current
+  // replica (caught up): R3 tolerates one failure at a time.
+  Status WaitCurrent(const std::string& stream, std::chrono::milliseconds timeout);
   // Waits until JetStream answers API requests (a meta leader exists).
   Status WaitReady(std::chrono::milliseconds timeout);
   // Server logs, for failure messages.

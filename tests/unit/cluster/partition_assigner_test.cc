@@ -65,7 +65,7 @@ class FakeLeases : public bus::LeaseStore {
 // Records which partitions are running in each simulated process.
 struct Runner {
   std::set<uint32_t> running;
-  int starts = 0, stops = 0;
+  int starts = 0, stops = 0, abandons = 0;
   AssignerCallbacks Callbacks() {
     return {[this](uint32_t p) {
               EXPECT_TRUE(running.insert(p).second) << "partition " << p << " started twice";
@@ -75,6 +75,10 @@ struct Runner {
             [this](uint32_t p) {
               EXPECT_EQ(running.erase(p), 1u) << "partition " << p << " stopped but not running";
               ++stops;
+            },
+            [this](uint32_t p) {
+              EXPECT_EQ(running.erase(p), 1u) << "partition " << p << " abandoned but not running";
+              ++abandons;
             }};
   }
 };
@@ -139,10 +143,14 @@ TEST(PartitionAssignerTest, ACrashedOwnersPartitionsMoveOnlyAfterItsLeaseExpired
   leases.Advance(600);  // b's records expired; a's were renewed 600 ms ago
   a.Tick();
   EXPECT_EQ(r1.running, (std::set<uint32_t>{0, 1}));
-  // b wakes up: its renewal fails, so it stops partition 1 at once.
+  // b wakes up: its renewal fails, so it abandons partition 1 at once,
+  // committing nothing more (a resumes from b's last commit).
+  const int stops_before = r2.stops;
   b.Tick();
   ExpectDisjoint(r1.running, r2.running);
   EXPECT_TRUE(r2.running.empty());
+  EXPECT_EQ(r2.abandons, 1);
+  EXPECT_EQ(r2.stops, stops_before);
   EXPECT_EQ(b.Owned(), std::set<uint32_t>{});
   // It joined again; a hands partition 1 back over, and b takes it.
   a.Tick();

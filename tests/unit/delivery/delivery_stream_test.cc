@@ -483,6 +483,28 @@ TEST_F(DeliveryStreamTest, CommittedEventsAreSkippedOnRedelivery) {
   EXPECT_EQ(Files("raw/").size(), files.size() + 1);
 }
 
+TEST_F(DeliveryStreamTest, AbandonWritesNothingAndTheNextOwnerResumesAfterTheLastCommit) {
+  auto s = Make(Config());
+  EXPECT_EQ(consumer_.started_after(), 0u) << "a new stream reads from the start";
+  for (int i = 1; i <= 5; ++i) consumer_.Publish(Event(i), kDay1);
+  Drain(*s);
+  ASSERT_TRUE(s->Flush().ok());
+  const auto files = Files("raw/");
+  for (int i = 6; i <= 8; ++i) consumer_.Publish(Event(i), kDay1);
+  Drain(*s);
+  s->Abandon();  // the partition's lease was lost: another process may own it now
+  s.reset();
+  EXPECT_EQ(Files("raw/"), files) << "an abandoned stream wrote something";
+  EXPECT_EQ(Count("raw/events/**/*.parquet"), "5");
+  // The next owner's reader is positioned right after the last commit.
+  FakeConsumer next;
+  DeliveryStreamOptions o;
+  o.clock_us = [this] { return now_; };
+  auto again = DeliveryStream::Create(Config(), &next, store_.get(), o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(next.started_after(), 5u);
+}
+
 TEST_F(DeliveryStreamTest, BackgroundThreadDeliversAndStopFlushes) {
   DeliveryStreamConfig c = Config();
   auto s = Make(c);

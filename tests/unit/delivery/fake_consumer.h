@@ -65,6 +65,16 @@ class FakeConsumer : public bus::Consumer {
     }
     return Status::Ok();
   }
+  // Records the position a partition owner resumes from.
+  Status StartAfter(uint64_t seq) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_after_ = seq;
+    return Status::Ok();
+  }
+  uint64_t started_after() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return started_after_;
+  }
   bus::SubscriptionStats Stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
     bus::SubscriptionStats s;
@@ -102,6 +112,7 @@ class FakeConsumer : public bus::Consumer {
   std::map<uint64_t, Entry> messages_;
   std::set<uint64_t> acked_;
   size_t stale_acks_ = 0;
+  uint64_t started_after_ = UINT64_MAX;
 };
 
 }  // namespace inlet::delivery::testing

@@ -116,6 +116,70 @@ TEST_F(QueryEngineTest, NestedValuesAndTypes) {
             FormatJson(r.value()).find("\"rows\""));
 }
 
+// Wide integers, decimals and enums are read straight from DuckDB's result
+// and must give the same text as DuckDB's own casts.
+TEST_F(QueryEngineTest, WideNumbersDecimalsAndEnumsMatchDuckDbCasts) {
+  auto s = Open();
+  auto r = s->engine()->Query(
+      "SELECT CAST('-170141183460469231731687303715884105727' AS HUGEINT) AS h, "
+      "CAST(-2 AS HUGEINT) AS h2, CAST(NULL AS HUGEINT) AS hn, "
+      "CAST('18446744073709551615' AS UBIGINT) AS ub, "
+      "CAST('340282366920938463463374607431768211455' AS UHUGEINT) AS uh, "
+      "CAST(-12.345 AS DECIMAL(5,3)) AS d1, CAST(-12.345 AS DECIMAL(5,3))::DOUBLE AS d1c, "
+      "CAST(1234567.891 AS DECIMAL(18,3)) AS d2, CAST(1234567.891 AS DECIMAL(18,3))::DOUBLE AS "
+      "d2c, CAST('12345678901234567890123.4567' AS DECIMAL(38,4)) AS d3, "
+      "CAST('12345678901234567890123.4567' AS DECIMAL(38,4))::DOUBLE AS d3c, "
+      "CAST('b' AS ENUM('a', 'b')) AS e, sum(age) AS total, sum(age)::VARCHAR AS total_text "
+      "FROM raw.events");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->rows.size(), 1u);
+  const auto& row = r->rows[0];
+  EXPECT_EQ(r->columns[0].type, "HUGEINT");
+  EXPECT_EQ(row[0].kind, CellKind::kInt);
+  EXPECT_EQ(row[0].text, "-170141183460469231731687303715884105727");
+  EXPECT_EQ(row[1].text, "-2");
+  EXPECT_EQ(row[2].kind, CellKind::kNull);
+  EXPECT_EQ(row[3].text, "18446744073709551615");
+  EXPECT_EQ(row[4].text, "340282366920938463463374607431768211455");
+  EXPECT_EQ(r->columns[5].type, "DECIMAL(5,3)");
+  EXPECT_EQ(row[5].kind, CellKind::kDouble);
+  EXPECT_EQ(row[5].text, "-12.345");
+  EXPECT_EQ(row[5].text, row[6].text);
+  EXPECT_EQ(row[7].text, row[8].text);
+  EXPECT_EQ(row[9].text, row[10].text);
+  EXPECT_EQ(row[11].kind, CellKind::kString);
+  EXPECT_EQ(row[11].text, "b");
+  EXPECT_EQ(row[12].kind, CellKind::kInt);
+  EXPECT_EQ(row[12].text, row[13].text);
+}
+
+// A result with a nested column is converted by DuckDB (second run under a
+// projection); the other columns keep their values.
+TEST_F(QueryEngineTest, NestedNextToWideNumbers) {
+  auto s = Open();
+  auto r = s->engine()->Query(
+      "SELECT [1, 2] AS l, CAST(5 AS HUGEINT) AS h, CAST(1.5 AS DECIMAL(4,1)) AS d, "
+      "{'a': 'x'} AS st, CAST('00000000-0000-0000-0000-000000000001' AS UUID) AS u");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->rows.size(), 1u);
+  EXPECT_EQ(r->rows[0][0].kind, CellKind::kJson);
+  EXPECT_EQ(r->rows[0][0].text, "[1,2]");
+  EXPECT_EQ(r->rows[0][1].text, "5");
+  EXPECT_EQ(r->rows[0][2].text, "1.5");
+  EXPECT_EQ(r->rows[0][3].text, R"({"a":"x"})");
+  EXPECT_EQ(r->rows[0][4].text, "00000000-0000-0000-0000-000000000001");
+  EXPECT_EQ(r->columns[3].type, R"(STRUCT("a" VARCHAR))");
+}
+
+TEST_F(QueryEngineTest, ParametersAreRefusedWithAClearMessage) {
+  auto s = Open();
+  auto r = s->engine()->Query("SELECT $1 + 1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(HttpStatusOf(r.status()), 400);
+  EXPECT_NE(r.status().message().find("inline the values"), std::string::npos)
+      << r.status().ToString();
+}
+
 TEST_F(QueryEngineTest, RowLimitTruncates) {
   QueryConfig q;
   q.max_rows = 50;

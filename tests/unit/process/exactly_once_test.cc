@@ -195,7 +195,48 @@ TEST(ExactlyOnceTest, AnUnfinishedCommitIsRolledBackOnRestart) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->accepted, 10u);
   EXPECT_EQ((*p)->committed(), 2u);
-  EXPECT_FALSE(*f.lake->Exists(ProcessorSnapshotKey("presence", 1)));  // superseded
+  // A batch commit writes the journal of its windows as a delta on snapshot 1.
+  EXPECT_TRUE(*f.lake->Exists(ProcessorSnapshotKey("presence", 1)));
+  EXPECT_TRUE(*f.lake->Exists(ProcessorDeltaKey("presence", 2)));
+  // A window emission writes a whole snapshot, which supersedes both.
+  ASSERT_TRUE((*p)->EmitReady(true).ok());
+  EXPECT_EQ((*p)->committed(), 3u);
+  EXPECT_FALSE(*f.lake->Exists(ProcessorSnapshotKey("presence", 1)));
+  EXPECT_FALSE(*f.lake->Exists(ProcessorDeltaKey("presence", 2)));
+  EXPECT_TRUE(*f.lake->Exists(ProcessorSnapshotKey("presence", 3)));
+}
+
+TEST(ExactlyOnceTest, RestartReplaysWindowDeltasExactly) {
+  // Two processors get the same batches; one restarts after each batch
+  // (snapshot + deltas from the lake), the other never: same windows out.
+  Fixture f, g;
+  auto steady = g.Open();
+  ASSERT_TRUE(steady.ok());
+  for (int b = 0; b < 6; ++b) {
+    auto p = f.Open();
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    ASSERT_TRUE(Process(p->get(), Fixture::Messages(b * 20, b * 20 + 20)).ok());
+    ASSERT_TRUE(Process(steady->get(), Fixture::Messages(b * 20, b * 20 + 20)).ok());
+  }
+  auto state = f.lake->Get(ProcessorStateKey("presence"));
+  ASSERT_TRUE(state.ok());
+  auto decoded = DecodeProcessorState(*state);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->deltas.size(), 5u);  // commit 1 is a snapshot, 2..6 deltas
+  auto p = f.Open();
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->EmitReady(true).ok());
+  ASSERT_TRUE((*steady)->EmitReady(true).ok());
+  auto read_all = [](Fixture& fx) {
+    std::vector<std::string> out;
+    auto l = fx.lake->List("curated/poi_presence/");
+    for (const auto& o : *l) {
+      out.push_back(o.key.substr(o.key.rfind('/')) + ":" + *fx.lake->Get(o.key));
+    }
+    return out;
+  };
+  EXPECT_EQ(read_all(f), read_all(g));
+  EXPECT_FALSE(read_all(f).empty());
 }
 
 TEST(ExactlyOnceTest, WindowSnapshotRestoresCountsExactly) {
@@ -226,6 +267,47 @@ TEST(ExactlyOnceTest, WindowSnapshotRestoresCountsExactly) {
   for (size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i].rows, wb[i].rows);
   EXPECT_FALSE(b.Restore(snap.substr(0, snap.size() - 3)).ok());
   EXPECT_FALSE(b.Restore("nonsense").ok());
+}
+
+TEST(ExactlyOnceTest, WindowJournalReplaysAddsExactly) {
+  Fixture f;
+  auto pois = LoadPois(f.config.aggregate.poi_file, 100);
+  ASSERT_TRUE(pois.ok());
+  auto index = PoiIndex::Build(std::move(*pois));
+  ASSERT_TRUE(index.ok());
+  AggregateConfig cfg = f.config.aggregate;
+  cfg.max_persons_per_window = 40;  // the overflow rule must replay the same way
+  PresenceAggregator a(index->get(), cfg), b(index->get(), cfg);
+  auto batch = [](int from, int to) {
+    std::vector<PresenceInput> in;
+    for (int i = from; i < to; ++i) {
+      in.push_back({.time_us = (1'717'200'000LL + i) * 1'000'000,
+                    .lat = 40.0 + (i % 5) * 1e-4,
+                    .lon = -74.0,
+                    .band = static_cast<uint8_t>(i % 2),
+                    .gender = static_cast<uint8_t>(i % 3),
+                    .person = static_cast<uint64_t>(i % 53)});
+    }
+    return in;
+  };
+  auto first = batch(0, 300), second = batch(300, 600);
+  std::vector<uint8_t> late(300);
+  a.Add(first, late);
+  ASSERT_TRUE(b.Restore(a.Snapshot()).ok());
+  (void)a.TakeJournal();
+  a.Add(second, late);
+  const std::string journal = a.TakeJournal();
+  EXPECT_TRUE(a.TakeJournal().empty());
+  ASSERT_TRUE(b.ApplyJournal(journal).ok());
+  EXPECT_EQ(b.watermark(), a.watermark());
+  EXPECT_EQ(b.Stats().persons_overflow, a.Stats().persons_overflow);
+  EXPECT_GT(a.Stats().persons_overflow, 0u);
+  auto wa = a.TakeReady(true, 0), wb = b.TakeReady(true, 0);
+  ASSERT_EQ(wa.size(), wb.size());
+  ASSERT_GE(wa.size(), 8u);
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i].rows, wb[i].rows);
+  EXPECT_FALSE(b.ApplyJournal(journal.substr(0, journal.size() - 8)).ok());
+  EXPECT_FALSE(b.ApplyJournal("nonsense").ok());
 }
 
 }  // namespace
