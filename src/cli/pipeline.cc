@@ -61,7 +61,8 @@ struct Pipeline::Impl {
   bool Has(Role r) const { return (options.roles & r) != 0; }
   Status StartDelivery();
   void AddDeliveryCollectors();
-  Status StartStream(delivery::DeliveryStreamConfig d);
+  // `may_commit`: for a partition, whether its lease still allows a commit.
+  Status StartStream(delivery::DeliveryStreamConfig d, std::function<bool()> may_commit = {});
   // `abandon`: the partition's lease was lost; write nothing more.
   void StopStream(const std::string& state_name, bool abandon = false);
   Status StartProcessing();
@@ -105,7 +106,8 @@ void Pipeline::Impl::AddDeliveryCollectors() {
   });
 }
 
-Status Pipeline::Impl::StartStream(delivery::DeliveryStreamConfig d) {
+Status Pipeline::Impl::StartStream(delivery::DeliveryStreamConfig d,
+                                   std::function<bool()> may_commit) {
   RunningStream running;
   bus::Consumer* consumer = nullptr;
   if (d.partition) {
@@ -118,6 +120,7 @@ Status Pipeline::Impl::StartStream(delivery::DeliveryStreamConfig d) {
   }
   delivery::DeliveryStreamOptions o;
   if (!IsLocal(*lake)) o.staging_dir = StagingDir("deliver-" + d.StateName());
+  o.may_commit = std::move(may_commit);
   auto stream = delivery::DeliveryStream::Create(d, consumer, lake.get(), o);
   if (!stream.ok()) return stream.status();
   running.stream = std::move(*stream);
@@ -153,11 +156,14 @@ Status Pipeline::Impl::StartDelivery() {
       INLET_RETURN_IF_ERROR(StartStream(d));
       continue;
     }
+    // Set once the assigner exists (before it starts): commits of a
+    // partition stop as soon as its lease may have passed on.
+    auto assigner = std::make_shared<cluster::PartitionAssigner*>(nullptr);
     cluster::AssignerCallbacks cb;
-    cb.start = [this, d](uint32_t p) {
+    cb.start = [this, d, assigner](uint32_t p) {
       delivery::DeliveryStreamConfig part = d;
       part.partition = p;
-      return StartStream(std::move(part));
+      return StartStream(std::move(part), [assigner, p] { return (*assigner)->HoldsLease(p); });
     };
     cb.stop = [this, d](uint32_t p) {
       delivery::DeliveryStreamConfig part = d;
@@ -172,6 +178,7 @@ Status Pipeline::Impl::StartDelivery() {
     assigners.push_back(std::make_unique<cluster::PartitionAssigner>(
         bus->Leases(), "deliver." + d.name, bus->Partitions(d.subscription), options.worker_id,
         std::move(cb)));
+    *assigner = assigners.back().get();
   }
   return Status::Ok();
 }
@@ -188,13 +195,15 @@ Status Pipeline::Impl::StartProcessing() {
     return processing->Start();
   }
   for (const auto& proc : config.process.processors) {
+    auto assigner = std::make_shared<cluster::PartitionAssigner*>(nullptr);
     cluster::AssignerCallbacks cb;
-    cb.start = [this, proc](uint32_t partition) -> Status {
+    cb.start = [this, proc, assigner](uint32_t partition) -> Status {
       process::ProcessConfig pc;
       pc.processors.push_back(proc);
       auto& one = pc.processors.back();
       one.partition = partition;
       one.staging_dir = StagingDir("process-" + one.StateName());
+      one.may_commit = [assigner, partition] { return (*assigner)->HoldsLease(partition); };
       // One worker per partition keeps its order; the role scales out by
       // partitions across processes instead.
       one.autoscale.min_workers = one.autoscale.max_workers = 1;
@@ -228,6 +237,7 @@ Status Pipeline::Impl::StartProcessing() {
     assigners.push_back(std::make_unique<cluster::PartitionAssigner>(
         bus->Leases(), "process." + proc.name, bus->Partitions(proc.subscription),
         options.worker_id, std::move(cb)));
+    *assigner = assigners.back().get();
   }
   return Status::Ok();
 }

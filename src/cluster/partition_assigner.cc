@@ -72,7 +72,33 @@ void PartitionAssigner::Stop() {
     std::lock_guard lock(mu_);
     for (const auto& [p, rev] : owned_) owned.push_back(p);
   }
-  for (uint32_t p : owned) Release(p);
+  for (uint32_t p : owned) {
+    // The renewals have stopped: refresh this lease so that the final flush
+    // of the partition may commit (HoldsLease).
+    uint64_t rev;
+    {
+      std::lock_guard lock(mu_);
+      rev = owned_[p];
+    }
+    const auto sent = std::chrono::steady_clock::now();
+    auto renewed = leases_->Update(OwnerKey(p), worker_, rev);
+    if (renewed.ok()) {
+      std::lock_guard lock(mu_);
+      owned_[p] = *renewed;
+      valid_until_[p] = sent + leases_->ttl() / 2;
+    } else if (renewed.status().code() == StatusCode::kAlreadyExists ||
+               renewed.status().code() == StatusCode::kNotFound) {
+      // Lost meanwhile: another process may own it; its lease is not ours to delete.
+      {
+        std::lock_guard lock(mu_);
+        owned_.erase(p);
+        valid_until_.erase(p);
+      }
+      (callbacks_.abandon ? callbacks_.abandon : callbacks_.stop)(p);
+      continue;
+    }
+    Release(p);
+  }
   if (member_revision_ != 0) {
     (void)leases_->Delete(MemberKey());
     member_revision_ = 0;
@@ -93,15 +119,18 @@ void PartitionAssigner::Renew() {
     owned = owned_;
   }
   for (const auto& [p, rev] : owned) {
+    const auto sent = std::chrono::steady_clock::now();
     auto renewed = leases_->Update(OwnerKey(p), worker_, rev);
     std::lock_guard lock(mu_);
     auto it = owned_.find(p);
     if (it == owned_.end() || it->second != rev) continue;  // released or re-taken meanwhile
     if (renewed.ok()) {
       it->second = *renewed;
+      valid_until_[p] = sent + leases_->ttl() / 2;
       continue;
     }
     owned_.erase(it);
+    valid_until_.erase(p);
     lost_.insert(p);
   }
   std::set<uint32_t> lost;
@@ -142,6 +171,7 @@ void PartitionAssigner::Release(uint32_t partition) {
   {
     std::lock_guard lock(mu_);
     owned_.erase(partition);
+    valid_until_.erase(partition);
   }
   Status st = leases_->Delete(OwnerKey(partition));
   if (!st.ok())
@@ -184,6 +214,7 @@ void PartitionAssigner::Rebalance() {
       std::lock_guard lock(mu_);
       if (owned_.count(p)) continue;
     }
+    const auto sent = std::chrono::steady_clock::now();
     auto rev = leases_->Create(OwnerKey(p), worker_);
     if (!rev.ok()) {
       if (rev.status().code() != StatusCode::kAlreadyExists)
@@ -193,6 +224,7 @@ void PartitionAssigner::Rebalance() {
     {
       std::lock_guard lock(mu_);
       owned_[p] = *rev;  // renewed from now on, while it starts
+      valid_until_[p] = sent + leases_->ttl() / 2;
     }
     Status st = callbacks_.start(p);
     if (!st.ok()) {
@@ -200,12 +232,19 @@ void PartitionAssigner::Rebalance() {
       {
         std::lock_guard lock(mu_);
         owned_.erase(p);
+        valid_until_.erase(p);
       }
       (void)leases_->Delete(OwnerKey(p));
       continue;
     }
     spdlog::info("{}: {} owns partition {}", group_, worker_, p);
   }
+}
+
+bool PartitionAssigner::HoldsLease(uint32_t partition) const {
+  std::lock_guard lock(mu_);
+  auto it = valid_until_.find(partition);
+  return it != valid_until_.end() && std::chrono::steady_clock::now() < it->second;
 }
 
 std::set<uint32_t> PartitionAssigner::Owned() const {

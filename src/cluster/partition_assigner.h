@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -61,6 +62,13 @@ class PartitionAssigner {
   void Rebalance();
 
   std::set<uint32_t> Owned() const;
+  // True while this process may still commit work of `partition`: it holds
+  // the lease and its last successful write of it was sent less than half the
+  // TTL ago. Nobody else can take the lease before a full TTL after that
+  // write, so a commit started while this holds (and finishing within the
+  // other half) never races the next owner (self-fencing by time). Renewals
+  // run every TTL / 4.
+  bool HoldsLease(uint32_t partition) const;
   // Live members at the last tick.
   std::vector<std::string> Members() const;
   const std::string& group() const { return group_; }
@@ -83,6 +91,7 @@ class PartitionAssigner {
 
   mutable std::mutex mu_;               // guards owned_, members_
   std::map<uint32_t, uint64_t> owned_;  // partition -> lease revision
+  std::map<uint32_t, std::chrono::steady_clock::time_point> valid_until_;
   std::vector<std::string> members_;
   std::set<uint32_t> lost_;  // leases Renew could not renew, to stop
   std::atomic<uint64_t> member_revision_{0};

@@ -656,6 +656,8 @@ struct DeliveryStream::Impl {
     StreamIntent intent = replay ? *replay : StreamIntent{range->first, range->last};
     if (!range) {
       // Nothing of the intent's range came back (dead-lettered): just commit it.
+      if (options.may_commit && !options.may_commit())
+        return Status::Unavailable("not committing: the partition's lease may have passed on");
       StreamState next{intent.last, std::nullopt};
       INLET_RETURN_IF_ERROR(WriteState(next));
       state = next;
@@ -663,6 +665,8 @@ struct DeliveryStream::Impl {
       return Status::Ok();
     }
     Status st = [&]() -> Status {
+      if (options.may_commit && !options.may_commit())
+        return Status::Unavailable("not committing: the partition's lease may have passed on");
       if (!state.intent || !(*state.intent == intent)) {
         StreamState with_intent{state.committed, intent};
         INLET_RETURN_IF_ERROR(WriteState(with_intent));
@@ -672,6 +676,8 @@ struct DeliveryStream::Impl {
       for (const Partition& p : range->partitions) {
         INLET_RETURN_IF_ERROR(WritePartition(p, &files, &bytes, &rows));
       }
+      if (options.may_commit && !options.may_commit())
+        return Status::Unavailable("not committing: the partition's lease may have passed on");
       StreamState committed{std::max(state.committed, intent.last), std::nullopt};
       INLET_RETURN_IF_ERROR(WriteState(committed));
       state = committed;

@@ -36,6 +36,9 @@ struct DeliveryStreamOptions {
   int duckdb_threads = 1;
   bus::Millis fetch_wait{500};      // long-poll wait of one fetch
   bus::Millis retry_backoff{1000};  // after a failed fetch or flush (background thread)
+  // When set, asked right before each commit point: false (the partition's
+  // lease may have passed to another process) fails the flush instead.
+  std::function<bool()> may_commit;
 };
 
 class DeliveryStream {

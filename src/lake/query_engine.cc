@@ -1,6 +1,7 @@
 #include "lake/query_engine.h"
 
 #include <duckdb.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -603,6 +604,9 @@ struct QueryEngine::Impl {
   std::map<std::string, std::string> view_sql;  // by qualified name
   std::set<std::string> schemas;
   std::set<std::string> empty_tables;
+  // Every view reads with union_by_name, after a query found files of one
+  // table with different columns (see ViewSql).
+  bool union_all = false;
   Clock::time_point last_empty_check{};
 
   // Watchdog of running queries.
@@ -684,9 +688,16 @@ struct QueryEngine::Impl {
     if (has_files) {
       std::string loc = AbsLocation(t);
       if (!loc.empty() && loc.back() != '/') loc += '/';
+      // union_by_name reads the footer of every file of the table at each
+      // query, whatever the partition filter. A table from the configuration
+      // that never changed its schema holds files of one shape, written by
+      // inlet, so it is read without; a query that meets files of different
+      // columns anyway switches every view to it (QueryEngine::Query).
+      bool one_shape = !union_all && t.source == "config" && t.schema_version <= 1;
+      for (const auto& c : t.columns) one_shape &= !c.deprecated;
       return "CREATE OR REPLACE VIEW " + name + " AS SELECT * FROM read_parquet(" +
-             QuoteLiteral(loc + "**/*.parquet") +
-             ", hive_partitioning = true, union_by_name = true)";
+             QuoteLiteral(loc + "**/*.parquet") + ", hive_partitioning = true" +
+             (one_shape ? ")" : ", union_by_name = true)");
     }
     std::string cols;
     auto add = [&](const ColumnInfo& c) {
@@ -907,9 +918,30 @@ static Status RunChecked(QueryEngine::Impl* impl, std::atomic<uint32_t>* running
                          const std::string& sql, uint64_t max_rows, const fs::path& export_to,
                          QueryResult* out);
 
+// True when a query failed because files of one table have different
+// columns and the table's view reads without union_by_name: the views are
+// rebuilt with it (once per engine).
+static bool SwitchToUnionByName(QueryEngine::Impl* impl, const Status& st) {
+  if (st.ok()) return false;
+  const std::string& m = st.message();
+  if (m.find("union_by_name") == std::string::npos &&
+      m.find("schema mismatch") == std::string::npos)
+    return false;
+  std::lock_guard lock(impl->views_mu);
+  if (impl->union_all) return false;
+  impl->union_all = true;
+  spdlog::warn(
+      "query engine: files of one table have different columns ({}); every table is "
+      "read with union_by_name from now on",
+      m.substr(0, 200));
+  return impl->RefreshLocked(true).ok();
+}
+
 Result<QueryResult> QueryEngine::Query(const std::string& sql, uint64_t max_rows) {
   QueryResult result;
   Status st = RunChecked(impl_.get(), &running_, sql, max_rows, {}, &result);
+  if (SwitchToUnionByName(impl_.get(), st))
+    st = RunChecked(impl_.get(), &running_, sql, max_rows, {}, &result);
   if (!st.ok()) return st;
   return result;
 }
@@ -923,7 +955,10 @@ Status QueryEngine::ExportParquet(const std::string& sql, const fs::path& output
     return Status(StatusCode::kPermissionDenied,
                   "output " + abs.string() + " was not declared at open");
   QueryResult unused;
-  return RunChecked(impl_.get(), &running_, sql, 0, abs, &unused);
+  Status st = RunChecked(impl_.get(), &running_, sql, 0, abs, &unused);
+  if (SwitchToUnionByName(impl_.get(), st))
+    st = RunChecked(impl_.get(), &running_, sql, 0, abs, &unused);
+  return st;
 }
 
 static Status RunChecked(QueryEngine::Impl* impl, std::atomic<uint32_t>* running,

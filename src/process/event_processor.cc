@@ -364,9 +364,10 @@ Result<BatchResult> EventProcessor::ProcessBatch(Worker* w,
   }
   std::vector<PendingFile> files;
   auto r = RunStages(w, fresh, &files);
-  Status st = r.ok() ? Commit(&files, seqs) : r.status();
+  bool fenced = false;
+  Status st = r.ok() ? CommitUnlessFenced(&files, seqs, &fenced) : r.status();
   if (!st.ok()) {
-    Rollback(&files, state_.commit + 1);
+    Rollback(&files, state_.commit + 1, !fenced);
     return st;
   }
   r->duplicates = duplicates;
@@ -595,9 +596,10 @@ Result<size_t> EventProcessor::EmitReady(bool all) {
     for (auto& [k, path] : staged) files.push_back({std::move(k), std::move(path)});
     staged.clear();
   }
-  if (st.ok()) st = Commit(&files, {});
+  bool fenced = false;
+  if (st.ok()) st = CommitUnlessFenced(&files, {}, &fenced);
   if (!st.ok()) {
-    Rollback(&files, state_.commit + 1);  // the windows are open again
+    Rollback(&files, state_.commit + 1, !fenced);  // the windows are open again
     return st;
   }
   size_t written = 0;
@@ -704,17 +706,30 @@ Status EventProcessor::Commit(std::vector<PendingFile>* files, std::span<const u
 
 // Undoes an unfinished commit: deletes its staged files and the objects it
 // may have written, and restores the windows of the last commit.
-void EventProcessor::Rollback(std::vector<PendingFile>* files, uint64_t commit) {
+Status EventProcessor::CommitUnlessFenced(std::vector<PendingFile>* files,
+                                          std::span<const uint64_t> seqs, bool* fenced) {
+  if (config_.may_commit && !config_.may_commit()) {
+    *fenced = true;
+    return Status::Unavailable("processor " + config_.StateName() +
+                               ": not committing: the partition's lease may have passed on");
+  }
+  return Commit(files, seqs);
+}
+
+void EventProcessor::Rollback(std::vector<PendingFile>* files, uint64_t commit, bool in_lake) {
   for (const PendingFile& f : *files) {
     std::error_code ec;
     if (!f.staged.empty()) std::filesystem::remove(f.staged, ec);
+    if (!in_lake) continue;
     Status st = lake_->Delete(f.key);
     if (!st.ok()) spdlog::warn("processor {}: rollback: {}", config_.name, st.ToString());
   }
   files->clear();
   if (aggregator_) {
-    (void)lake_->Delete(ProcessorSnapshotKey(config_.StateName(), commit));
-    (void)lake_->Delete(ProcessorDeltaKey(config_.StateName(), commit));
+    if (in_lake) {
+      (void)lake_->Delete(ProcessorSnapshotKey(config_.StateName(), commit));
+      (void)lake_->Delete(ProcessorDeltaKey(config_.StateName(), commit));
+    }
     Status st = aggregator_->Restore(committed_snapshot_);
     for (const std::string& j : committed_journals_) {
       if (st.ok()) st = aggregator_->ApplyJournal(j);

@@ -90,7 +90,14 @@ class EventProcessor {
   Result<BatchResult> RunStages(Worker* worker, std::span<const bus::Message* const> messages,
                                 std::vector<PendingFile>* files);
   Status Commit(std::vector<PendingFile>* files, std::span<const uint64_t> seqs);
-  void Rollback(std::vector<PendingFile>* files, uint64_t commit);
+  // `in_lake`: also delete what the commit may have written to the lake (not
+  // when it was refused before writing anything: another process may own
+  // those keys now).
+  void Rollback(std::vector<PendingFile>* files, uint64_t commit, bool in_lake = true);
+  // Commit, unless config_.may_commit says the partition may have passed on
+  // (then nothing is written and *fenced is set).
+  Status CommitUnlessFenced(std::vector<PendingFile>* files, std::span<const uint64_t> seqs,
+                            bool* fenced);
 
   ProcessorConfig config_;
   const schema::TableSchema* table_ = nullptr;

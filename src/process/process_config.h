@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -139,6 +140,9 @@ struct ProcessorConfig {
   // Where outputs are staged before the lake takes them ("" : the lake's
   // _staging folder on local disk, else a folder of the system's temp dir).
   std::filesystem::path staging_dir;
+  // Set with `partition`: asked right before each commit point; false (the
+  // partition's lease may have passed to another process) fails the commit.
+  std::function<bool()> may_commit;
   std::string StateName() const {
     return partition ? name + ".p" + std::to_string(*partition) : name;
   }

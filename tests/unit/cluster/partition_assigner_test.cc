@@ -136,6 +136,9 @@ TEST(PartitionAssignerTest, ACrashedOwnersPartitionsMoveOnlyAfterItsLeaseExpired
   b.Tick();
   ASSERT_EQ(r1.running, (std::set<uint32_t>{0}));
   ASSERT_EQ(r2.running, (std::set<uint32_t>{1}));
+  EXPECT_TRUE(a.HoldsLease(0));
+  EXPECT_FALSE(a.HoldsLease(1)) << "a may commit only what it owns";
+  EXPECT_TRUE(b.HoldsLease(1));
   // b stops ticking (killed or frozen). Before its lease expires, a cannot take partition 1.
   leases.Advance(500);
   a.Tick();
@@ -151,6 +154,8 @@ TEST(PartitionAssignerTest, ACrashedOwnersPartitionsMoveOnlyAfterItsLeaseExpired
   EXPECT_TRUE(r2.running.empty());
   EXPECT_EQ(r2.abandons, 1);
   EXPECT_EQ(r2.stops, stops_before);
+  EXPECT_FALSE(b.HoldsLease(1)) << "a commit of b's would race a's";
+  EXPECT_TRUE(a.HoldsLease(1));
   EXPECT_EQ(b.Owned(), std::set<uint32_t>{});
   // It joined again; a hands partition 1 back over, and b takes it.
   a.Tick();

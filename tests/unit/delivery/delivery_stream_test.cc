@@ -505,6 +505,25 @@ TEST_F(DeliveryStreamTest, AbandonWritesNothingAndTheNextOwnerResumesAfterTheLas
   EXPECT_EQ(next.started_after(), 5u);
 }
 
+TEST_F(DeliveryStreamTest, NoCommitWhileTheLeaseMayHavePassedOn) {
+  bool lease = false;
+  DeliveryStreamOptions o;
+  o.clock_us = [this] { return now_; };
+  o.fetch_wait = bus::Millis(0);
+  o.may_commit = [&] { return lease; };
+  auto s = DeliveryStream::Create(Config(), &consumer_, store_.get(), o);
+  ASSERT_TRUE(s.ok());
+  for (int i = 1; i <= 5; ++i) consumer_.Publish(Event(i), kDay1);
+  Drain(**s);
+  Status refused = (*s)->Flush();
+  EXPECT_EQ(refused.code(), StatusCode::kUnavailable) << refused.ToString();
+  EXPECT_TRUE(Files("").empty()) << "a process without the lease wrote to the lake";
+  EXPECT_EQ(consumer_.acked(), 0u);
+  lease = true;
+  ASSERT_TRUE((*s)->Flush().ok());
+  EXPECT_EQ(Count("raw/events/**/*.parquet"), "5");
+}
+
 TEST_F(DeliveryStreamTest, BackgroundThreadDeliversAndStopFlushes) {
   DeliveryStreamConfig c = Config();
   auto s = Make(c);

@@ -63,6 +63,27 @@ TEST_F(QueryEngineTest, TablesByCatalogName) {
   EXPECT_EQ(e->rows.size(), 2u);
 }
 
+TEST_F(QueryEngineTest, FilesWithFewerColumnsAreReadWithNullsNotAnError) {
+  auto s = Open();
+  // A table from the configuration is read without union_by_name (faster:
+  // only the files a filter keeps are opened) ...
+  auto plain = s->engine()->Query("SELECT count(*) FROM raw.events WHERE day = 2");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->rows[0][0].text, "100");
+  // ... until another writer drops in a file with fewer columns: the query
+  // still answers, with NULLs for what that file lacks.
+  fs::path day4 = lake_ / "raw/events/year=2024/month=5/day=4";
+  fs::create_directories(day4);
+  testing::RunDuckDb({"COPY (SELECT 'odd' AS event_id, 'u1' AS user_id) TO '" +
+                      (day4 / "other-writer.parquet").string() + "' (FORMAT parquet)"});
+  auto mixed = s->engine()->Query(
+      "SELECT count(*), count(lat), max(event_id) FILTER (WHERE day = 4) FROM raw.events");
+  ASSERT_TRUE(mixed.ok()) << mixed.status().ToString();
+  EXPECT_EQ(mixed->rows[0][0].text, "301");
+  EXPECT_EQ(mixed->rows[0][1].text, "300");
+  EXPECT_EQ(mixed->rows[0][2].text, "odd");
+}
+
 TEST_F(QueryEngineTest, TableWithoutFilesIsAnEmptyTypedView) {
   auto s = Open();
   auto r = s->engine()->Query("SELECT * FROM curated.events");

@@ -164,6 +164,34 @@ TEST(ExactlyOnceTest, RestartRestoresOpenWindowsAndSkipsCommittedMessages) {
   EXPECT_EQ((*p)->aggregator()->Stats().open_windows, 0u);
 }
 
+TEST(ExactlyOnceTest, NoCommitAndNoDeletionWhileTheLeaseMayHavePassedOn) {
+  Fixture f;
+  bool lease = true;
+  f.config.partition = 0;
+  f.config.may_commit = [&] { return lease; };
+  auto p = f.Open();
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(Process(p->get(), Fixture::Messages(0, 30)).ok());
+  EXPECT_EQ((*p)->ResumeAfter(), 30u);
+  auto before = f.lake->List("");
+  ASSERT_TRUE(before.ok());
+  // The lease may have passed to another process: nothing is written, and
+  // nothing of what the other process may have written under the next
+  // commit's keys is deleted.
+  lease = false;
+  auto refused = Process(p->get(), Fixture::Messages(30, 60));
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status().ToString();
+  auto after = f.lake->List("");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), before->size());
+  EXPECT_EQ((*p)->ResumeAfter(), 30u);
+  lease = true;
+  auto r = Process(p->get(), Fixture::Messages(30, 60));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->accepted, 30u) << "the refused batch counted nothing";
+  EXPECT_EQ((*p)->ResumeAfter(), 60u);
+}
+
 TEST(ExactlyOnceTest, AnUnfinishedCommitIsRolledBackOnRestart) {
   Fixture f;
   {
