@@ -69,11 +69,15 @@ struct Run {
 };
 
 // Starts inlet on `config` (rewritten for a port and data dir), loads it.
-Run RunPipeline(const std::string& config_text, const fs::path& dir, double seconds,
-                bool wait_for_lake) {
+Run RunPipeline(const std::string& config_text, const fs::path& config_dir, const fs::path& dir,
+                double seconds, bool wait_for_lake) {
   const int port = 21000 + getpid() % 20000;
   std::string cfg = std::regex_replace(config_text, std::regex("listen: [^\\n]*"),
                                        "listen: 127.0.0.1:" + std::to_string(port));
+  // The copy lives elsewhere: files the config names beside itself (the
+  // POIs) are given by absolute path.
+  cfg = std::regex_replace(cfg, std::regex("poi_file: ([^/\\s][^\\s]*)"),
+                           "poi_file: " + (config_dir / "$1").string());
   cfg = std::regex_replace(cfg, std::regex("data_dir: [^\\n]*"),
                            "data_dir: " + (dir / "data").string());
   fs::create_directories(dir);
@@ -171,9 +175,10 @@ int main(int argc, char** argv) {
   const fs::path dir = fs::temp_directory_path() / ("inlet-bench-e2e-" + std::to_string(getpid()));
   std::printf("end-to-end benchmark: %s, %.0f s of load, NDJSON batches of 500, 8 connections\n\n",
               config_path.c_str(), seconds);
-  Run base = RunPipeline(ingest_only, dir / "baseline", std::min(seconds, 20.0), false);
+  const fs::path config_dir = fs::absolute(config_path).parent_path();
+  Run base = RunPipeline(ingest_only, config_dir, dir / "baseline", std::min(seconds, 20.0), false);
   std::printf("ingest only:     %s\n", base.load.Summary().c_str());
-  Run full = RunPipeline(config, dir / "full", seconds, true);
+  Run full = RunPipeline(config, config_dir, dir / "full", seconds, true);
   std::printf("whole pipeline:  %s\n", full.load.Summary().c_str());
   auto [p50, p99] = LakeLatency(full.lake);
   const double cpu_us_per_event =
