@@ -183,10 +183,15 @@ Result<std::vector<Delivery>> JetStreamPartitionReader::Fetch(const FetchOptions
         // message not handed out.
         natsMsg_Destroy(m);
         gap = true;
+        uint64_t from;
+        {
+          std::lock_guard lock(mu_);
+          from = next_seq_;
+        }
         spdlog::warn(
             "JetStream: {}: delivery {} arrived where {} was expected; re-reading from "
             "sequence {}",
-            Label(), dseq, next_dseq_, out.empty() ? 0 : out.back().message.seq + 1);
+            Label(), dseq, next_dseq_, from);
         continue;
       }
       ++next_dseq_;
