@@ -85,7 +85,7 @@ void PartitionAssigner::Stop() {
     if (renewed.ok()) {
       std::lock_guard lock(mu_);
       owned_[p] = *renewed;
-      valid_until_[p] = sent + leases_->ttl() / 2;
+      valid_until_[p] = sent + leases_->ttl() * 3 / 4;
     } else if (renewed.status().code() == StatusCode::kAlreadyExists ||
                renewed.status().code() == StatusCode::kNotFound) {
       // Lost meanwhile: another process may own it; its lease is not ours to delete.
@@ -126,7 +126,7 @@ void PartitionAssigner::Renew() {
     if (it == owned_.end() || it->second != rev) continue;  // released or re-taken meanwhile
     if (renewed.ok()) {
       it->second = *renewed;
-      valid_until_[p] = sent + leases_->ttl() / 2;
+      valid_until_[p] = sent + leases_->ttl() * 3 / 4;
       continue;
     }
     owned_.erase(it);
@@ -224,7 +224,7 @@ void PartitionAssigner::Rebalance() {
     {
       std::lock_guard lock(mu_);
       owned_[p] = *rev;  // renewed from now on, while it starts
-      valid_until_[p] = sent + leases_->ttl() / 2;
+      valid_until_[p] = sent + leases_->ttl() * 3 / 4;
     }
     Status st = callbacks_.start(p);
     if (!st.ok()) {

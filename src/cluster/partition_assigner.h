@@ -63,11 +63,11 @@ class PartitionAssigner {
 
   std::set<uint32_t> Owned() const;
   // True while this process may still commit work of `partition`: it holds
-  // the lease and its last successful write of it was sent less than half the
-  // TTL ago. Nobody else can take the lease before a full TTL after that
-  // write, so a commit started while this holds (and finishing within the
-  // other half) never races the next owner (self-fencing by time). Renewals
-  // run every TTL / 4.
+  // the lease and its last successful write of it was sent less than 3/4 of
+  // the TTL ago. Nobody else can take the lease before a full TTL after that
+  // write, so a commit point started while this holds (and finishing within
+  // the last quarter) never races the next owner (self-fencing by time).
+  // Renewals run every TTL / 4.
   bool HoldsLease(uint32_t partition) const;
   // Live members at the last tick.
   std::vector<std::string> Members() const;

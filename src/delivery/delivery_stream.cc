@@ -1,6 +1,7 @@
 #include "delivery/delivery_stream.h"
 
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -842,10 +843,19 @@ void DeliveryStream::Start() {
   if (impl_->thread.joinable()) return;
   impl_->stop = false;
   impl_->thread = std::thread([impl = impl_.get()] {
+    std::string logged;  // the last error logged, again at most every 10 s
+    auto logged_at = std::chrono::steady_clock::time_point{};
     while (!impl->stop) {
       Status st = impl->Poll();
       if (!st.ok()) {
         impl->SetError(st);
+        const auto now = std::chrono::steady_clock::now();
+        if (st.ToString() != logged || now - logged_at >= std::chrono::seconds(10)) {
+          logged = st.ToString();
+          logged_at = now;
+          spdlog::warn("delivery stream {}: {}; retrying every {} ms", impl->config.StateName(),
+                       logged, impl->options.retry_backoff.count());
+        }
         std::unique_lock<std::mutex> lock(impl->wake_mu);
         impl->wake.wait_for(lock, impl->options.retry_backoff,
                             [impl] { return impl->stop.load(); });
