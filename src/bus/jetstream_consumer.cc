@@ -12,8 +12,6 @@ namespace inlet::bus::js {
 
 namespace {
 
-constexpr int64_t kNanosPerMilli = 1'000'000;
-constexpr size_t kMaxFetch = 10000;
 constexpr const char* kAck = "+ACK";
 
 bool Nothing(natsStatus s) { return s == NATS_TIMEOUT || s == NATS_NOT_FOUND; }

@@ -35,6 +35,11 @@ inline constexpr const char* kHeaderKeyId = "Inlet-Key-Id";
 inline constexpr const char* kHeaderAttributes = "Inlet-Attributes";
 inline constexpr const char* kHeaderMsgId = "Nats-Msg-Id";
 
+// JetStream durations are nanoseconds; ours are milliseconds.
+inline constexpr int64_t kNanosPerMilli = 1'000'000;
+// Most messages one Fetch asks the server for.
+inline constexpr size_t kMaxFetch = 10000;
+
 // The connection shared by every part of one bus.
 struct JsContext {
   natsConnection* nc = nullptr;

@@ -9,8 +9,6 @@ namespace inlet::bus::js {
 
 namespace {
 
-constexpr int64_t kNanosPerMilli = 1'000'000;
-
 // KV keys: tokens of A-Z a-z 0-9 _ - / = separated by single dots, no dot at
 // either end.
 Status CheckKey(std::string_view key) {

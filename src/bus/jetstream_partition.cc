@@ -11,8 +11,6 @@ namespace inlet::bus::js {
 
 namespace {
 
-constexpr int64_t kNanosPerMilli = 1'000'000;
-constexpr size_t kMaxFetch = 10000;
 // A server consumer that no request touched for this long is removed by the
 // server (a killed owner's consumer); a live reader re-creates it if it was
 // idle for longer.

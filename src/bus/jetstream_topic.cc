@@ -7,8 +7,6 @@ namespace inlet::bus::js {
 
 namespace {
 
-constexpr int64_t kNanosPerMilli = 1'000'000;
-
 void KeepMax(std::atomic<uint64_t>* target, uint64_t v) {
   uint64_t cur = target->load();
   while (v > cur && !target->compare_exchange_weak(cur, v)) {

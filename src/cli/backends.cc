@@ -29,7 +29,8 @@ Result<std::unique_ptr<bus::Bus>> OpenBus(const config::Config& config) {
   bus::EmbeddedBusConfig declared = config.EmbeddedBus();
   c.topics = std::move(declared.topics);
   c.subscriptions = std::move(declared.subscriptions);
-  // Each topic's stream keeps events for the topic's retention (its max age).
+  // Each topic's stream keeps events for the topic's retention (declared
+  // topics above) and has one subject per partition.
   for (const auto& t : config.topics) c.partitions[t.bus.name] = t.partitions;
   auto bus = bus::JetStreamBus::Open(c);
   if (!bus.ok()) return bus.status();

@@ -33,18 +33,7 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-const char* kBody = R"(tables:
-  raw.events:
-    columns:
-      - {name: event_id, type: string, required: true}
-      - {name: user_id, type: string, required: true}
-      - {name: ts, type: timestamp, required: true}
-      - {name: lat, type: double, required: true}
-      - {name: lon, type: double, required: true}
-      - {name: age, type: int}
-      - {name: gender, type: string}
-      - {name: n, type: bigint}
-topics:
+const std::string kBody = std::string(kLocationEventsTable) + R"(topics:
   events: {partitions: 4, partition_key: user_id}
 subscriptions:
   raw-delivery: {topic: events, visibility_timeout: 60s}
@@ -56,19 +45,8 @@ delivery_streams:
     buffer_interval: 2s
     buffer_size: 1MiB
     idle_flush: 1s
-processors:
-  presence:
-    subscription: processing
-    table: raw.events
-    mapping:
-      event_id: $.event_id
-      user_id: $.user_id
-      ts: $.ts
-      lat: $.lat
-      lon: $.lon
-      age: {path: $.age, derive: age}
-      gender: {path: $.gender, derive: gender}
-    masking:
+)" + kPresenceProcessorHead +
+                          R"(    masking:
       key_env: INLET_PSEUDONYM_KEY
       key_id: cluster-1
       rules:

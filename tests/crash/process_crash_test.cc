@@ -14,34 +14,12 @@
 namespace inlet::testing {
 namespace {
 
-const char* kConfig = R"(tables:
-  raw.events:
-    columns:
-      - {name: event_id, type: string, required: true}
-      - {name: user_id, type: string, required: true}
-      - {name: ts, type: timestamp, required: true}
-      - {name: lat, type: double, required: true}
-      - {name: lon, type: double, required: true}
-      - {name: age, type: int}
-      - {name: gender, type: string}
-      - {name: n, type: bigint}
-topics:
+const std::string kConfig = std::string(kLocationEventsTable) + R"(topics:
   events: {segment_bytes: 8MiB}
 subscriptions:
   processing: {topic: events, visibility_timeout: 30s}
-processors:
-  presence:
-    subscription: processing
-    table: raw.events
-    mapping:
-      event_id: $.event_id
-      user_id: $.user_id
-      ts: $.ts
-      lat: $.lat
-      lon: $.lon
-      age: {path: $.age, derive: age}
-      gender: {path: $.gender, derive: gender}
-    masking:
+)" + kPresenceProcessorHead +
+                            R"(    masking:
       key_file: pseudonym.key
       create_key: true
       key_id: crash-1

@@ -21,6 +21,36 @@
 
 namespace inlet::testing {
 
+// Configuration pieces shared by the tests that load events of
+// loadgen's location template ({"event_id","user_id","ts","lat","lon","n"}):
+// the raw table, and the head of processor "presence" on subscription
+// "processing" (its masking, aggregate and workers follow).
+inline constexpr const char* kLocationEventsTable = R"(tables:
+  raw.events:
+    columns:
+      - {name: event_id, type: string, required: true}
+      - {name: user_id, type: string, required: true}
+      - {name: ts, type: timestamp, required: true}
+      - {name: lat, type: double, required: true}
+      - {name: lon, type: double, required: true}
+      - {name: age, type: int}
+      - {name: gender, type: string}
+      - {name: n, type: bigint}
+)";
+inline constexpr const char* kPresenceProcessorHead = R"(processors:
+  presence:
+    subscription: processing
+    table: raw.events
+    mapping:
+      event_id: $.event_id
+      user_id: $.user_id
+      ts: $.ts
+      lat: $.lat
+      lon: $.lon
+      age: {path: $.age, derive: age}
+      gender: {path: $.gender, derive: gender}
+)";
+
 // The ids producers sent, by outcome: acknowledged (HTTP 200: must be kept),
 // or unknown (the request may or may not have been stored: the connection
 // failed after sending). Ids refused with an HTTP error are not recorded.
