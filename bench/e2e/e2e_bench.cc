@@ -4,7 +4,14 @@
 // queryable in the lake (file commit time minus arrival), peak RSS and CPU
 // per event; the baseline is the same load on ingest alone, in the same run.
 //
-//   bench_e2e [--seconds N] [--config FILE]   (default: examples/inlet.yaml)
+// With --rate, the load is offered at that rate (events/s) instead of as
+// fast as inlet acknowledges: the pipeline sustains a rate when the lake
+// keeps up with it (ack -> queryable stays near the buffering interval).
+// Also reports, per aggregate window, the time from the window's end to its
+// poi_presence file (an event acknowledged at the window's start waits the
+// window's length more).
+//
+//   bench_e2e [--seconds N] [--rate EVENTS_PER_S] [--config FILE]   (default: examples/inlet.yaml)
 #include <duckdb.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -70,7 +77,7 @@ struct Run {
 
 // Starts inlet on `config` (rewritten for a port and data dir), loads it.
 Run RunPipeline(const std::string& config_text, const fs::path& config_dir, const fs::path& dir,
-                double seconds, bool wait_for_lake) {
+                double seconds, double rate, bool wait_for_lake) {
   const int port = 21000 + getpid() % 20000;
   std::string cfg = std::regex_replace(config_text, std::regex("listen: [^\\n]*"),
                                        "listen: 127.0.0.1:" + std::to_string(port));
@@ -98,6 +105,7 @@ Run RunPipeline(const std::string& config_text, const fs::path& config_dir, cons
   o.api_key = "inlet-local-dev-key";
   o.batch = 500;
   o.connections = 8;
+  o.rate = rate;
   o.duration = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   run.load = inlet::loadgen::RunLoad(o).value();
   if (wait_for_lake) {  // until every subscription has caught up (or 120 s)
@@ -121,8 +129,10 @@ Run RunPipeline(const std::string& config_text, const fs::path& config_dir, cons
   return run;
 }
 
-// p50 and p99 of (file commit time - arrival time) over every raw event.
-std::pair<double, double> LakeLatency(const fs::path& lake) {
+// p50 and p99 over the rows of read_parquet(<lake>/<table>/**) of `expr`,
+// where f.mtime is the modification time of the row's file (seconds).
+std::pair<double, double> FileLatency(const fs::path& table, const std::string& expr,
+                                      const std::string& group_by) {
   duckdb_database db;
   duckdb_connection con;
   duckdb_open(nullptr, &db);
@@ -130,7 +140,8 @@ std::pair<double, double> LakeLatency(const fs::path& lake) {
   duckdb_result res;
   std::string files = "CREATE TABLE f(filename VARCHAR, mtime DOUBLE); INSERT INTO f VALUES ";
   bool any = false;
-  for (auto& e : fs::recursive_directory_iterator(lake / "raw")) {
+  if (!fs::is_directory(table)) return {0, 0};
+  for (auto& e : fs::recursive_directory_iterator(table)) {
     if (e.path().extension() != ".parquet") continue;
     auto t = fs::last_write_time(e.path());
     double secs =
@@ -142,10 +153,11 @@ std::pair<double, double> LakeLatency(const fs::path& lake) {
   }
   std::pair<double, double> out{0, 0};
   if (any && duckdb_query(con, files.c_str(), nullptr) == DuckDBSuccess) {
+    const std::string rows = "SELECT " + expr + " AS x FROM read_parquet('" + table.string() +
+                             "/**/*.parquet', filename=true) r JOIN f USING (filename)" +
+                             (group_by.empty() ? "" : " GROUP BY " + group_by);
     const std::string q =
-        "SELECT quantile_cont(f.mtime - epoch(r._arrival_time), 0.5), "
-        "quantile_cont(f.mtime - epoch(r._arrival_time), 0.99) FROM read_parquet('" +
-        (lake / "raw").string() + "/**/*.parquet', filename=true) r JOIN f USING (filename)";
+        "SELECT quantile_cont(x, 0.5), quantile_cont(x, 0.99) FROM (" + rows + ")";
     if (duckdb_query(con, q.c_str(), &res) == DuckDBSuccess) {
       out = {duckdb_value_double(&res, 0, 0), duckdb_value_double(&res, 1, 0)};
     } else {
@@ -161,11 +173,12 @@ std::pair<double, double> LakeLatency(const fs::path& lake) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  double seconds = 60;
+  double seconds = 60, rate = 0;
   std::string config_path = std::string(INLET_SOURCE_DIR) + "/examples/inlet.yaml";
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
     if (std::strcmp(argv[i], "--config") == 0) config_path = argv[i + 1];
+    if (std::strcmp(argv[i], "--rate") == 0) rate = std::atof(argv[i + 1]);
   }
   std::ifstream in(config_path);
   std::string config((std::istreambuf_iterator<char>(in)), {});
@@ -173,17 +186,24 @@ int main(int argc, char** argv) {
   std::string ingest_only =
       std::regex_replace(config, std::regex("\\n(delivery_streams|processors):[\\s\\S]*"), "\n");
   const fs::path dir = fs::temp_directory_path() / ("inlet-bench-e2e-" + std::to_string(getpid()));
-  std::printf("end-to-end benchmark: %s, %.0f s of load, NDJSON batches of 500, 8 connections\n\n",
-              config_path.c_str(), seconds);
+  std::printf(
+      "end-to-end benchmark: %s, %.0f s of load%s, NDJSON batches of 500, 8 connections\n\n",
+      config_path.c_str(), seconds,
+      rate > 0 ? (" at " + std::to_string(static_cast<long>(rate)) + " events/s").c_str() : "");
   const fs::path config_dir = fs::absolute(config_path).parent_path();
-  Run base = RunPipeline(ingest_only, config_dir, dir / "baseline", std::min(seconds, 20.0), false);
+  Run base =
+      RunPipeline(ingest_only, config_dir, dir / "baseline", std::min(seconds, 20.0), rate, false);
   std::printf("ingest only:     %s\n", base.load.Summary().c_str());
-  Run full = RunPipeline(config, config_dir, dir / "full", seconds, true);
+  Run full = RunPipeline(config, config_dir, dir / "full", seconds, rate, true);
   std::printf("whole pipeline:  %s\n", full.load.Summary().c_str());
-  auto [p50, p99] = LakeLatency(full.lake);
+  auto [p50, p99] = FileLatency(full.lake / "raw", "f.mtime - epoch(r._arrival_time)", "");
+  // A window's file time minus the window's end, per window.
+  auto [w50, w99] = FileLatency(full.lake / "curated" / "poi_presence",
+                                "min(f.mtime) - epoch(r.window_end)", "r.window_end");
   const double cpu_us_per_event =
       full.load.events_acked ? full.cpu_s / full.load.events_acked * 1e6 : 0;
   std::printf("ack -> queryable in the raw lake: p50 %.2f s, p99 %.2f s\n", p50, p99);
+  std::printf("window end -> queryable in poi_presence: p50 %.2f s, p99 %.2f s\n", w50, w99);
   std::printf("peak RSS %.0f MiB, CPU %.2f us per event (%.1f CPU-seconds)\n\n",
               full.peak_rss / 1048576.0, cpu_us_per_event, full.cpu_s);
   Bench("pipeline_events_per_s", full.load.events_per_second(), "events/s",
@@ -191,6 +211,8 @@ int main(int argc, char** argv) {
   Bench("pipeline_ack_p99_ms", full.load.p99_ms, "ms", "ingest_only_ack_p99_ms", base.load.p99_ms);
   Bench("raw_lake_queryable_p50_s", p50, "s", "buffer_interval_s", 10);
   Bench("raw_lake_queryable_p99_s", p99, "s", "buffer_interval_s", 10);
+  Bench("presence_window_end_to_queryable_p50_s", w50, "s", "target_s", 2);
+  Bench("presence_window_end_to_queryable_p99_s", w99, "s", "target_s", 2);
   Bench("peak_rss_MiB", full.peak_rss / 1048576.0, "MiB", "target_MiB", 1024);
   Bench("cpu_us_per_event", cpu_us_per_event, "us", "ingest_only_cpu_us_per_event",
         base.load.events_acked ? base.cpu_s / base.load.events_acked * 1e6 : 0);

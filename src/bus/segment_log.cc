@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <memory>
 
 #include "bus/log_format.h"
 #include "common/crc32c.h"
@@ -17,6 +18,43 @@ namespace fs = std::filesystem;
 namespace lf = log_format;
 
 namespace {
+
+// The reader's scratch buffer: not zero-filled, and kept per thread (up to
+// 4 MiB) so that the subscriptions' frequent reads do not allocate. Growing
+// discards the contents: every caller reads into it again.
+class ReadBuffer {
+ public:
+  ReadBuffer() : data_(std::move(cached_)), capacity_(cached_capacity_) { cached_capacity_ = 0; }
+  ~ReadBuffer() {
+    if (capacity_ <= kKeepBytes && capacity_ > cached_capacity_) {
+      cached_ = std::move(data_);
+      cached_capacity_ = capacity_;
+    }
+  }
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+
+  void resize(size_t n) {
+    if (n > capacity_) {
+      data_.reset(new char[n]);
+      capacity_ = n;
+    }
+    size_ = n;
+  }
+  char* data() { return data_.get(); }
+  size_t size() const { return size_; }
+
+ private:
+  static constexpr size_t kKeepBytes = 4u << 20;
+  static thread_local std::unique_ptr<char[]> cached_;
+  static thread_local size_t cached_capacity_;
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
+  size_t size_ = 0;
+};
+
+thread_local std::unique_ptr<char[]> ReadBuffer::cached_;
+thread_local size_t ReadBuffer::cached_capacity_ = 0;
 
 void PutU16(std::string* s, uint16_t v) { s->append(reinterpret_cast<const char*>(&v), 2); }
 void PutU32(std::string* s, uint32_t v) { s->append(reinterpret_cast<const char*>(&v), 4); }
@@ -372,6 +410,8 @@ void SegmentLog::CommitBatch(std::deque<Pending>& batch) {
   next_seq_ = seq;
   durable_seq_.store(seq - 1, std::memory_order_release);
   appended_batches_.fetch_add(batch.size(), std::memory_order_relaxed);
+  record_bytes_.store(write_buf_.size() / std::max<uint64_t>(1, seq - ranges.front().first),
+                      std::memory_order_relaxed);
   { std::lock_guard lock(wait_mu_); }
   wait_cv_.notify_all();
   for (size_t i = 0; i < batch.size(); ++i) batch[i].done(ranges[i]);
@@ -394,8 +434,9 @@ std::shared_ptr<SegmentLog::Segment> SegmentLog::FindSegment(uint64_t seq) const
 Status SegmentLog::Read(uint64_t from, size_t max_records, size_t max_bytes,
                         std::vector<Message>* out, ReadHint* hint) const {
   const uint64_t durable = last_durable_seq();
+  const size_t record_bytes = std::max<uint64_t>(64, record_bytes_.load(std::memory_order_relaxed));
   size_t got = 0, bytes = 0;
-  std::string buf;
+  ReadBuffer buf;
   while (got < max_records && from <= durable) {
     std::shared_ptr<Segment> seg = FindSegment(from);
     if (!seg) break;
@@ -432,9 +473,13 @@ Status SegmentLog::Read(uint64_t from, size_t max_records, size_t max_bytes,
     }
     // Read forward through this segment.
     while (offset < size && got < max_records && seq <= durable) {
-      size_t want = std::min<uint64_t>(
-          size - offset, std::max<size_t>(1 << 20, max_bytes - std::min(bytes, max_bytes)));
-      want = std::min<size_t>(want, 16u << 20);
+      // As much as the records and bytes asked for should take (by the size
+      // of recent records, plus one record of slack), between 4 KiB and
+      // 16 MiB: reading far ahead copied and discarded megabytes per call.
+      const size_t by_records = (max_records - got + 1) * record_bytes;
+      const size_t by_bytes = max_bytes - std::min(bytes, max_bytes) + 2 * record_bytes;
+      size_t want = std::clamp<size_t>(std::min(by_records, by_bytes), 4096, 16u << 20);
+      want = std::min<uint64_t>(want, size - offset);
       buf.resize(want);
       ssize_t r = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
       if (r <= 0) return Status::FromErrno(r < 0 ? errno : EIO, "read " + seg->path.string());

@@ -142,6 +142,8 @@ class SegmentLog {
   bool woken_ = false;
 
   std::atomic<uint64_t> appended_batches_{0};
+  // Bytes per record of the last appended batch: sizes reads to what a caller asks for.
+  std::atomic<uint64_t> record_bytes_{512};
   std::atomic<uint64_t> fsyncs_{0};
   std::atomic<uint64_t> last_fsync_ns_{0};
   std::atomic<Histogram*> fsync_histogram_{nullptr};

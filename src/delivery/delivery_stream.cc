@@ -390,6 +390,20 @@ struct DeliveryStream::Impl {
     return ReadColumnValue(*col, row);
   }
 
+  // The partition time of a row: a timestamp or date column is read as it
+  // is; anything else is parsed from its text.
+  std::optional<int64_t> ReadTime(const FieldRef& ref, size_t row, std::string_view payload) {
+    if (!ref.indexes.empty()) {
+      const ColumnVector* col = range->data.column(ref.indexes[0]);
+      for (size_t i = 1; i < ref.indexes.size(); ++i) col = col->child(ref.indexes[i]);
+      if (col->kind() == TypeKind::kTimestamp) {
+        if (!col->IsValid(row)) return std::nullopt;
+        return col->int64_data()[row];
+      }
+    }
+    return ValueToMicros(ReadField(ref, row, payload));
+  }
+
   void OpenRange(uint64_t seq) {
     if (spare_range) {
       range = std::move(spare_range);
@@ -485,7 +499,7 @@ struct DeliveryStream::Impl {
     int64_t partition_time = m.arrival_us;
     const char* source = kTimeSourceArrival;
     if (time_ref) {
-      if (auto t = ValueToMicros(ReadField(*time_ref, row, m.payload))) {
+      if (auto t = ReadTime(*time_ref, row, m.payload)) {
         partition_time = *t;
         source = kTimeSourceEvent;
       }

@@ -107,7 +107,14 @@ Result<LoadReport> RunLoad(const LoadOptions& o) {
       LoadReport mine;
       uint64_t n = 0;
       std::string body;
+      // Connections start spread over one period, as independent producers
+      // would: all sending at the same instant would measure queueing of the
+      // load generator's own making.
       auto next_send = std::chrono::steady_clock::now();
+      if (per_conn_rate > 0) {
+        next_send += std::chrono::microseconds(
+            static_cast<int64_t>(1e6 * o.batch / per_conn_rate * c / o.connections));
+      }
       while (std::chrono::steady_clock::now() < end && !(o.stop && o.stop->load())) {
         if (o.max_events && acked_total.load() >= o.max_events) break;
         if (per_conn_rate > 0) {

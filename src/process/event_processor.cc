@@ -460,12 +460,16 @@ Result<BatchResult> EventProcessor::RunStages(Worker* w,
       ++result.late;
     }
   }
-  // Curated rows, grouped by event day.
+  // Curated rows, grouped by event day (built only when they are written).
   const auto& sources = w->masker->output_sources();
   const auto& out_cols = w->masker->output_columns();
   std::map<std::string, std::vector<uint32_t>> days;
+  int64_t last_day = INT64_MIN;
+  std::vector<uint32_t>* day_rows = nullptr;
   for (size_t r = 0; r < nrows; ++r) {
     if (row_late[r]) continue;
+    ++result.accepted;
+    if (!config_.write_events) continue;
     const FlatRow& row = w->rows[r];
     size_t c = 0;
     for (; c < sources.size(); ++c)
@@ -476,8 +480,9 @@ Result<BatchResult> EventProcessor::RunStages(Worker* w,
     w->out->CommitRow();
     int64_t t =
         s.time_idx >= 0 && row.values[s.time_idx].valid ? row.values[s.time_idx].i : row.arrival_us;
-    days[DayPrefix(t)].push_back(static_cast<uint32_t>(w->out->rows() - 1));
-    ++result.accepted;
+    const int64_t day = t / schema::kMicrosPerDay - (t % schema::kMicrosPerDay < 0);
+    if (day != last_day) day_rows = &days[DayPrefix(t)], last_day = day;
+    day_rows->push_back(static_cast<uint32_t>(w->out->rows() - 1));
   }
   s.accepted->Inc(result.accepted);
   if (config_.write_events) {

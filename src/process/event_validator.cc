@@ -127,7 +127,7 @@ bool EventValidator::CheckRow(const schema::ColumnBatch& batch, size_t row,
     const schema::Column& col = table_->columns[i];
     const schema::ColumnVector& v = *batch.column(i);
     if (!v.IsValid(row)) continue;
-    const std::string path = "$." + col.name;
+    auto path = [&col] { return "$." + col.name; };  // built only for a rejection
     std::optional<double> number;
     switch (v.kind()) {
       case TypeKind::kBigint:
@@ -144,11 +144,11 @@ bool EventValidator::CheckRow(const schema::ColumnBatch& batch, size_t row,
     }
     if (number) {
       if (!std::isfinite(*number)) {
-        *rejection = {ErrorCategory::kInvalidValue, path, "not a finite number"};
+        *rejection = {ErrorCategory::kInvalidValue, path(), "not a finite number"};
         return false;
       }
       if ((col.min && *number < *col.min) || (col.max && *number > *col.max)) {
-        *rejection = {ErrorCategory::kOutOfRange, path,
+        *rejection = {ErrorCategory::kOutOfRange, path(),
                       FormatNumber(*number) + " is outside [" +
                           (col.min ? FormatNumber(*col.min) : "-inf") + ", " +
                           (col.max ? FormatNumber(*col.max) : "inf") + "]"};
@@ -158,7 +158,7 @@ bool EventValidator::CheckRow(const schema::ColumnBatch& batch, size_t row,
     if (v.kind() == TypeKind::kString) {
       std::string_view s = v.StringAt(row);
       if (col.max_length && s.size() > *col.max_length) {
-        *rejection = {ErrorCategory::kTooLarge, path,
+        *rejection = {ErrorCategory::kTooLarge, path(),
                       std::to_string(s.size()) + " bytes, more than max_length " +
                           std::to_string(*col.max_length)};
         return false;
@@ -167,7 +167,7 @@ bool EventValidator::CheckRow(const schema::ColumnBatch& batch, size_t row,
           std::find(col.enum_values.begin(), col.enum_values.end(), s) == col.enum_values.end()) {
         std::string allowed;
         for (const auto& e : col.enum_values) allowed += (allowed.empty() ? "" : ", ") + e;
-        *rejection = {ErrorCategory::kInvalidValue, path,
+        *rejection = {ErrorCategory::kInvalidValue, path(),
                       "'" + std::string(s.substr(0, 100)) + "' is not one of " + allowed};
         return false;
       }
@@ -190,14 +190,14 @@ bool EventValidator::CheckRow(const schema::ColumnBatch& batch, size_t row,
           break;
       }
       if (!ok) {
-        *rejection = {ErrorCategory::kInvalidValue, path,
+        *rejection = {ErrorCategory::kInvalidValue, path(),
                       "'" + std::string(s.substr(0, 100)) + "' is not " + what};
         return false;
       }
     }
     if ((v.kind() == TypeKind::kArray || v.kind() == TypeKind::kMap) && col.max_length &&
         v.ListEnd(row) - v.ListBegin(row) > *col.max_length) {
-      *rejection = {ErrorCategory::kTooLarge, path,
+      *rejection = {ErrorCategory::kTooLarge, path(),
                     std::to_string(v.ListEnd(row) - v.ListBegin(row)) +
                         " elements, more than max_length " + std::to_string(*col.max_length)};
       return false;

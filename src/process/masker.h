@@ -6,11 +6,11 @@
 // curated column types. One Masker per worker thread (it caches pseudonyms).
 #pragma once
 
+#include <absl/container/node_hash_map.h>
 #include <re2/re2.h>
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -89,7 +89,7 @@ class Masker {
   std::string key_;
   AgeBands bands_{{}};
   std::unique_ptr<PiiDetector> pii_;
-  std::unordered_map<std::string, std::string> pseudonyms_;  // bounded cache
+  absl::node_hash_map<std::string, std::string> pseudonyms_;  // bounded cache
 };
 
 }  // namespace inlet::process

@@ -4,6 +4,7 @@
 #include <s2/s2cap.h>
 #include <s2/s2cell_id.h>
 #include <s2/s2latlng.h>
+#include <s2/s2metrics.h>
 #include <s2/s2region_coverer.h>
 #include <simdjson.h>
 
@@ -20,7 +21,9 @@
 namespace inlet::process {
 namespace {
 
-constexpr int kMaxCoveringCells = 8;
+// A cap covered at the level of its radius touches at most 3 x 3 cells
+// (more only near a cube face's corner); the bound only stops a pathology.
+constexpr int kMaxCoveringCells = 64;
 constexpr int kMaxCoveringLevel = 22;  // ~2 m cells: finer gives no gain
 
 // One CSV line split into fields ("" quoting, "" inside quotes).
@@ -210,24 +213,39 @@ PoiIndex::~PoiIndex() = default;
 
 Result<std::unique_ptr<PoiIndex>> PoiIndex::Build(std::vector<Poi> pois) {
   auto index = std::unique_ptr<PoiIndex>(new PoiIndex());
-  S2RegionCoverer::Options options;
-  options.set_max_cells(kMaxCoveringCells);
-  options.set_max_level(kMaxCoveringLevel);
-  S2RegionCoverer coverer(options);
   std::set<int> levels;
+  std::vector<std::pair<uint64_t, uint32_t>> entries;  // (cell, poi)
   std::vector<S2CellId> covering;
   for (size_t i = 0; i < pois.size(); ++i) {
     const Poi& p = pois[i];
     S2Point centre = S2LatLng::FromDegrees(p.lat, p.lon).Normalized().ToPoint();
-    S1ChordAngle radius(S1Angle::Radians(p.radius_m / kEarthRadiusMeters));
-    S2Cap cap(centre, radius);
+    S1Angle angle = S1Angle::Radians(p.radius_m / kEarthRadiusMeters);
+    S1ChordAngle radius(angle);
+    // The finest level whose cells are all at least as wide as the radius:
+    // the cap (twice as wide) then touches at most a few cells per axis.
+    const int level =
+        std::min(kMaxCoveringLevel, S2::kMinWidth.GetLevelForMinValue(angle.radians()));
+    S2RegionCoverer::Options options;
+    options.set_min_level(level);
+    options.set_max_level(level);
+    options.set_max_cells(kMaxCoveringCells);
+    S2RegionCoverer coverer(options);
     covering.clear();
-    coverer.GetCovering(cap, &covering);
-    for (S2CellId id : covering) {
-      index->cells_[id.id()].push_back(static_cast<uint32_t>(i));
-      levels.insert(id.level());
-    }
+    coverer.GetCovering(S2Cap(centre, radius), &covering);
+    for (S2CellId id : covering) entries.emplace_back(id.id(), static_cast<uint32_t>(i));
+    levels.insert(level);
     index->caps_.push_back({centre.x(), centre.y(), centre.z(), radius.length2()});
+  }
+  std::sort(entries.begin(), entries.end());
+  index->candidates_.reserve(entries.size());
+  index->cells_.reserve(entries.size());
+  for (size_t k = 0; k < entries.size();) {
+    size_t end = k;
+    while (end < entries.size() && entries[end].first == entries[k].first) ++end;
+    const uint64_t offset = index->candidates_.size();
+    for (size_t j = k; j < end; ++j) index->candidates_.push_back(entries[j].second);
+    index->cells_.emplace(entries[k].first, offset << 32 | (end - k));
+    k = end;
   }
   index->levels_.assign(levels.begin(), levels.end());
   index->pois_ = std::move(pois);
@@ -235,15 +253,21 @@ Result<std::unique_ptr<PoiIndex>> PoiIndex::Build(std::vector<Poi> pois) {
 }
 
 void PoiIndex::Find(double lat, double lon, std::vector<uint32_t>* out) const {
-  S2Point point = S2LatLng::FromDegrees(lat, lon).Normalized().ToPoint();
-  S2CellId leaf(point);
+  constexpr double kRad = std::numbers::pi / 180.0;
+  double sin_lat, cos_lat, sin_lon, cos_lon;
+  sincos(lat * kRad, &sin_lat, &cos_lat);
+  sincos(lon * kRad, &sin_lon, &cos_lon);
+  const S2Point point(cos_lat * cos_lon, cos_lat * sin_lon, sin_lat);
+  const S2CellId leaf(point);
   for (int level : levels_) {
     auto it = cells_.find(leaf.parent(level).id());
     if (it == cells_.end()) continue;
-    for (uint32_t i : it->second) {
-      const Cap& c = caps_[i];
-      double dx = point.x() - c.x, dy = point.y() - c.y, dz = point.z() - c.z;
-      if (dx * dx + dy * dy + dz * dz <= c.max_chord2) out->push_back(i);
+    const uint32_t* c = candidates_.data() + (it->second >> 32);
+    const uint32_t n = static_cast<uint32_t>(it->second);
+    for (uint32_t k = 0; k < n; ++k) {
+      const Cap& cap = caps_[c[k]];
+      double dx = point.x() - cap.x, dy = point.y() - cap.y, dz = point.z() - cap.z;
+      if (dx * dx + dy * dy + dz * dz <= cap.max_chord2) out->push_back(c[k]);
     }
   }
 }

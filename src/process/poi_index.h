@@ -1,16 +1,20 @@
 // Points of interest and their S2 index. LoadPois reads a CSV (header with
 // id, name, lat, lon, radius_m, category) or a GeoJSON FeatureCollection of
 // Points; PoiIndex covers each POI's spherical cap (centre, radius) with S2
-// cells and answers "which POIs hold this point" exactly (great-circle
-// distance at most the radius, on a sphere of kEarthRadiusMeters).
+// cells of one level chosen from its radius (cells at least as wide as the
+// radius, so a cap touches a handful of them) and answers "which POIs hold
+// this point" exactly (great-circle distance at most the radius, on a sphere
+// of kEarthRadiusMeters): one hash lookup per distinct level (one when the
+// radii are alike), then a chord-length check of each candidate.
 // Immutable after Build; Find is thread-safe.
 #pragma once
+
+#include <absl/container/flat_hash_map.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -47,6 +51,7 @@ class PoiIndex {
   // Appends to *out the indexes of the POIs whose circle holds (lat, lon).
   void Find(double lat, double lon, std::vector<uint32_t>* out) const;
   size_t cell_count() const { return cells_.size(); }
+  size_t level_count() const { return levels_.size(); }
 
  private:
   PoiIndex() = default;
@@ -57,7 +62,9 @@ class PoiIndex {
   std::vector<Poi> pois_;
   std::vector<Cap> caps_;
   std::vector<int> levels_;  // cell levels used by the coverings
-  std::unordered_map<uint64_t, std::vector<uint32_t>> cells_;
+  // Cell id -> (offset << 32 | count) into candidates_.
+  absl::flat_hash_map<uint64_t, uint64_t> cells_;
+  std::vector<uint32_t> candidates_;
 };
 
 }  // namespace inlet::process

@@ -143,13 +143,17 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
 void PresenceAggregator::Count(Window* window, std::span<const uint32_t> hits, uint8_t band,
                                uint8_t gender, uint64_t person) {
   for (uint32_t poi : hits) {
-    Cell& cell = window->cells[Key(poi, band, gender)];
+    const uint64_t key = Key(poi, band, gender);
+    Cell& cell = window->cells[key];
     ++cell.events;
-    if (window->person_entries >= persons_per_shard_ && !cell.persons.count(person)) {
-      overflow_.fetch_add(1, std::memory_order_relaxed);
+    if (window->person_entries >= persons_per_shard_) {
+      if (!window->seen.contains({key, person})) overflow_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    if (cell.persons.insert(person).second) ++window->person_entries;
+    if (window->seen.insert({key, person}).second) {
+      ++cell.persons;
+      ++window->person_entries;
+    }
   }
 }
 
@@ -180,7 +184,7 @@ std::vector<EmittedWindow> PresenceAggregator::TakeReady(bool all, int64_t now_u
     ew.start_us = ready[k];
     ew.forced = forced[k];
     if (ew.forced) forced_.fetch_add(1);
-    std::unordered_map<uint64_t, PresenceRow> merged;
+    absl::flat_hash_map<uint64_t, PresenceRow> merged;
     for (auto& shard : shards_) {
       std::lock_guard lock(shard->mu);
       auto it = shard->windows.find(ready[k]);
@@ -192,7 +196,7 @@ std::vector<EmittedWindow> PresenceAggregator::TakeReady(bool all, int64_t now_u
         r.band = static_cast<uint8_t>(key >> 8);
         r.gender = static_cast<uint8_t>(key);
         r.events += cell.events;
-        r.persons += cell.persons.size();  // a person lives in one shard: sums are exact
+        r.persons += cell.persons;  // a person lives in one shard: sums are exact
       }
       shard->windows.erase(it);
     }
@@ -257,12 +261,19 @@ std::string PresenceAggregator::Snapshot() const {
     for (const auto& [start, window] : shard->windows) {
       PutU64(static_cast<uint64_t>(start), &out);
       PutU64(window.person_entries, &out);
+      absl::flat_hash_map<uint64_t, std::vector<uint64_t>> persons;
+      for (const auto& [key, person] : window.seen) persons[key].push_back(person);
       PutU64(window.cells.size(), &out);
       for (const auto& [key, cell] : window.cells) {
         PutU64(key, &out);
         PutU64(cell.events, &out);
-        PutU64(cell.persons.size(), &out);
-        for (uint64_t p : cell.persons) PutU64(p, &out);
+        auto it = persons.find(key);
+        if (it == persons.end()) {
+          PutU64(0, &out);
+          continue;
+        }
+        PutU64(it->second.size(), &out);
+        for (uint64_t p : it->second) PutU64(p, &out);
       }
     }
   }
@@ -302,13 +313,12 @@ Status PresenceAggregator::Restore(std::string_view snapshot) {
         uint64_t key, n_persons;
         Cell cell;
         if (!r.U64(&key) || !r.U64(&cell.events) || !r.Count(&n_persons)) return corrupt;
-        cell.persons.reserve(n_persons);
         for (uint64_t k = 0; k < n_persons; ++k) {
           uint64_t p;
           if (!r.U64(&p)) return corrupt;
-          cell.persons.insert(p);
+          if (window.seen.insert({key, p}).second) ++cell.persons;
         }
-        window.cells.emplace(key, std::move(cell));
+        window.cells.emplace(key, cell);
       }
       windows.emplace(start, std::move(window));
     }

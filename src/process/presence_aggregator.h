@@ -7,6 +7,9 @@
 // exactly. Thread-safe: Add from any worker, TakeReady from one emitter.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -15,8 +18,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/status.h"
@@ -104,10 +105,13 @@ class PresenceAggregator {
  private:
   struct Cell {
     uint64_t events = 0;
-    std::unordered_set<uint64_t> persons;
+    uint64_t persons = 0;
   };
+  // Distinct persons per cell as one flat set of (cell key, person) for the
+  // whole window: one probe per POI hit, no allocation per person.
   struct Window {
-    std::unordered_map<uint64_t, Cell> cells;  // key: poi << 16 | band << 8 | gender
+    absl::flat_hash_map<uint64_t, Cell> cells;  // key: poi << 16 | band << 8 | gender
+    absl::flat_hash_set<std::pair<uint64_t, uint64_t>> seen;
     uint64_t person_entries = 0;
   };
   struct Shard {
