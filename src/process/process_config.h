@@ -158,7 +158,9 @@ struct ProcessorConfig {
   std::string events_location = "curated/events/";
   bool write_events = true;
   AutoscaleConfig autoscale;
-  uint32_t fetch_max_messages = 1000;
+  // A batch is one commit and one curated events file: large batches under load
+  // (a fetch returns what is there, so small ones when the rate is low).
+  uint32_t fetch_max_messages = 10000;
   std::chrono::milliseconds fetch_wait{200};
 };
 
