@@ -93,10 +93,10 @@ Result<ClientResponse> HttpClient::Raw(const std::string& bytes) {
     Close();
     return Status(StatusCode::kUnavailable, st.message());
   }
-  return ReadResponse();
+  return ReadResponse(bytes.rfind("HEAD ", 0) == 0);
 }
 
-Result<ClientResponse> HttpClient::ReadResponse() {
+Result<ClientResponse> HttpClient::ReadResponse(bool head_request) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   auto fill = [&]() -> Status {
     for (;;) {
@@ -152,7 +152,12 @@ Result<ClientResponse> HttpClient::ReadResponse() {
     if (name == "connection" && value.find("close") != std::string::npos) close = true;
     resp.headers.emplace_back(name, value);
   }
-  if (resp.status == 100) return ReadResponse();
+  if (resp.status == 100) return ReadResponse(head_request);
+  // No body after 1xx, 204, 304 or a HEAD request, whatever the headers say.
+  if (head_request || resp.status < 200 || resp.status == 204 || resp.status == 304) {
+    if (close) Close();
+    return resp;
+  }
   if (chunked) {
     for (;;) {
       size_t e;

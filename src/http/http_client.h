@@ -39,7 +39,7 @@ class HttpClient {
 
  private:
   Status Connect();
-  Result<ClientResponse> ReadResponse();
+  Result<ClientResponse> ReadResponse(bool head_request = false);
 
   std::string host_;
   uint16_t port_;

@@ -99,6 +99,28 @@ TEST_F(DashboardRoutesTest, EveryEmbeddedFileIsServedWithItsETag) {
   EXPECT_TRUE(has_echarts);
 }
 
+// HEAD gets the headers and the length of the GET body, without the body;
+// a 304 carries neither; the keep-alive connection goes on after both.
+TEST_F(DashboardRoutesTest, HeadAndNotModifiedHaveNoBodyAndKeepTheConnection) {
+  const auto& a = EmbeddedAssets().front();
+  const std::string path = "/ui/" + std::string(a.path);
+  http::HttpClient raw("127.0.0.1", server_->port());
+  auto head = raw.Raw("HEAD " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("content-length"), std::to_string(a.data.size()));
+  EXPECT_TRUE(head->body.empty());
+  auto not_modified = raw.Raw(
+      "GET " + path + " HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + std::string(a.etag) + "\r\n\r\n");
+  ASSERT_TRUE(not_modified.ok()) << not_modified.status().ToString();
+  EXPECT_EQ(not_modified->status, 304);
+  EXPECT_EQ(not_modified->Header("content-length"), "");
+  auto get = raw.Raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(get.ok()) << get.status().ToString();
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->body, a.data);
+}
+
 TEST_F(DashboardRoutesTest, GzipWhenTheClientAcceptsIt) {
   auto plain = Call("GET", "/ui/vendor/echarts.min.js", "", nullptr);
   auto gz =
