@@ -255,7 +255,7 @@ Result<std::unique_ptr<PoiIndex>> PoiIndex::Build(std::vector<Poi> pois) {
 void PoiIndex::Find(double lat, double lon, std::vector<uint32_t>* out) const {
   constexpr double kRad = std::numbers::pi / 180.0;
   double sin_lat, cos_lat, sin_lon, cos_lon;
-  sincos(lat * kRad, &sin_lat, &cos_lat);
+  sincos(std::clamp(lat, -90.0, 90.0) * kRad, &sin_lat, &cos_lat);  // as S2LatLng::Normalized
   sincos(lon * kRad, &sin_lon, &cos_lon);
   const S2Point point(cos_lat * cos_lon, cos_lat * sin_lon, sin_lat);
   const S2CellId leaf(point);
