@@ -383,22 +383,29 @@ struct DeliveryStream::Impl {
     return v;
   }
 
-  FieldValue ReadField(const FieldRef& ref, size_t row, std::string_view payload) {
-    if (ref.indexes.empty()) return LookupInPayload(ref, payload);
+  // The column of a field of the table schema (REQUIRES: !ref.indexes.empty()).
+  const ColumnVector* ColumnOf(const FieldRef& ref) const {
     const ColumnVector* col = range->data.column(ref.indexes[0]);
     for (size_t i = 1; i < ref.indexes.size(); ++i) col = col->child(ref.indexes[i]);
-    return ReadColumnValue(*col, row);
+    return col;
+  }
+
+  FieldValue ReadField(const FieldRef& ref, size_t row, std::string_view payload) {
+    if (ref.indexes.empty()) return LookupInPayload(ref, payload);
+    return ReadColumnValue(*ColumnOf(ref), row);
   }
 
   // The partition time of a row: a timestamp or date column is read as it
-  // is; anything else is parsed from its text.
+  // is (no text formatted and parsed back per event); anything else is
+  // parsed from its text.
   std::optional<int64_t> ReadTime(const FieldRef& ref, size_t row, std::string_view payload) {
     if (!ref.indexes.empty()) {
-      const ColumnVector* col = range->data.column(ref.indexes[0]);
-      for (size_t i = 1; i < ref.indexes.size(); ++i) col = col->child(ref.indexes[i]);
-      if (col->kind() == TypeKind::kTimestamp) {
+      const ColumnVector* col = ColumnOf(ref);
+      if (col->kind() == TypeKind::kTimestamp || col->kind() == TypeKind::kDate) {
         if (!col->IsValid(row)) return std::nullopt;
-        return col->int64_data()[row];
+        return col->kind() == TypeKind::kTimestamp
+                   ? col->int64_data()[row]
+                   : int64_t{col->int32_data()[row]} * schema::kMicrosPerDay;
       }
     }
     return ValueToMicros(ReadField(ref, row, payload));
