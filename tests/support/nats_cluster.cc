@@ -5,13 +5,23 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "support/test_support.h"
+
 namespace inlet::testing {
 
 std::string NatsCluster::ServerBinary() {
+  // INLET_NATS_SERVER names another server; scripts/bootstrap puts nats-server 2.10 into
+  // .deps (Debian 12's 2.9.10 loses acknowledged publishes after some leader elections).
+  if (const char* chosen = std::getenv("INLET_NATS_SERVER"); chosen && *chosen) {
+    return access(chosen, X_OK) == 0 ? std::string(chosen) : std::string();
+  }
+  const std::filesystem::path bundled = SourceDir() / ".deps/nats-server/bin/nats-server";
+  if (access(bundled.c_str(), X_OK) == 0) return bundled.string();
   std::vector<std::string> dirs;
   if (const char* path = std::getenv("PATH")) {
     std::stringstream ss(path);
