@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -15,6 +16,15 @@ namespace {
 constexpr const char* kAck = "+ACK";
 
 bool Nothing(natsStatus s) { return s == NATS_TIMEOUT || s == NATS_NOT_FOUND; }
+
+// nats-server 2.10 may end a fulfilled pull request with the status "409
+// Batch Completed", which libnats 3.4 reports as an error: it is the request's
+// normal end.
+bool BatchCompleted(natsStatus s) {
+  natsStatus last_status = NATS_OK;
+  const char* last = nats_GetLastError(&last_status);
+  return last != nullptr && last_status == s && std::strstr(last, "Batch Completed") != nullptr;
+}
 
 std::string NakPayload(Millis delay) {
   if (delay.count() <= 0) return "-NAK";
@@ -40,12 +50,16 @@ Status PullBatch(natsSubscription* sub, int batch, int64_t max_bytes, Millis exp
   req.Expires = static_cast<int64_t>(std::max(expires, Millis(1000)).count()) * kNanosPerMilli;
   natsMsgList list{};
   natsStatus s = natsSubscription_FetchRequest(&list, sub, &req);
+  if (s != NATS_OK && BatchCompleted(s)) s = NATS_OK;
   if (raw != nullptr) *raw = s;
-  if (s != NATS_OK) {
+  if (s != NATS_OK && list.Count == 0) {
     natsMsgList_Destroy(&list);
     if (Nothing(s)) return Status::Ok();
     return NatsError(s, 0, "cannot fetch from " + what);
   }
+  // A request that ended with a status after some messages (nats-server 2.10
+  // ends some with "409 Batch Completed") still delivered those: they are
+  // handed out, not dropped to come back after the ack wait.
   const int count = std::min(list.Count, batch);
   out->reserve(out->size() + static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) {

@@ -156,6 +156,7 @@ class EventProcessor::Worker {
   std::vector<PresenceInput> inputs;
   std::vector<int> input_row;
   std::vector<uint8_t> late;
+  PresenceAggregator::Located located;  // POIs of inputs, found before the lock
   std::unique_ptr<schema::ColumnBatch> out;
   std::unique_ptr<schema::ColumnBatch> errors;
   std::unique_ptr<delivery::ParquetWriter> writer;
@@ -338,45 +339,105 @@ constexpr size_t kMaxDeltas = 256;
 
 }  // namespace
 
-Result<BatchResult> EventProcessor::ProcessBatch(Worker* w,
-                                                 std::span<const bus::Message* const> messages) {
-  std::lock_guard lock(commit_mu_);
+int64_t EventProcessor::Floor() const {
+  return aggregator_ ? aggregator_->emitted_until() : INT64_MIN;
+}
+
+void EventProcessor::SelectFresh(std::span<const bus::Message* const> messages,
+                                 std::vector<const bus::Message*>* fresh,
+                                 std::vector<uint64_t>* seqs, uint64_t* duplicates) const {
   // Redelivered messages whose outputs are committed are skipped (and acked
   // by the caller); so is a seq seen twice in one batch.
-  std::vector<const bus::Message*> fresh;
-  std::vector<uint64_t> seqs;
   SeqSet seen;
-  uint64_t duplicates = 0;
   for (const bus::Message* m : messages) {
     if (state_.processed.Contains(m->seq) || seen.Contains(m->seq)) {
-      ++duplicates;
+      ++*duplicates;
       continue;
     }
     seen.Insert(m->seq);
-    fresh.push_back(m);
-    seqs.push_back(m->seq);
+    fresh->push_back(m);
+    seqs->push_back(m->seq);
   }
-  shared_->duplicates->Inc(duplicates);
-  if (fresh.empty()) {
-    BatchResult r;
-    r.duplicates = duplicates;
-    return r;
+}
+
+bool EventProcessor::Stale(const Worker& w, std::span<const uint64_t> seqs, int64_t floor) const {
+  for (uint64_t seq : seqs) {
+    if (state_.processed.Contains(seq)) return true;  // another worker committed it meanwhile
+  }
+  const int64_t now = Floor();
+  if (now == floor) return false;
+  for (size_t k = 0; k < w.inputs.size(); ++k) {
+    if ((aggregator_->WindowStart(w.inputs[k].time_us) < now) != (w.late[k] != 0)) return true;
+  }
+  return false;
+}
+
+void EventProcessor::DiscardStaged(std::vector<PendingFile>* files) {
+  for (const PendingFile& f : *files) {
+    std::error_code ec;
+    if (!f.staged.empty()) std::filesystem::remove(f.staged, ec);
+  }
+  files->clear();
+}
+
+Result<BatchResult> EventProcessor::ProcessBatch(Worker* w,
+                                                 std::span<const bus::Message* const> messages) {
+  // The stages run without the lock, so that workers work in parallel; the
+  // window update and the commit run under it, one batch at a time. If the
+  // lock finds the staged outputs stale (a redelivered message committed by
+  // another worker meanwhile, or windows emitted that make an event late),
+  // the batch is staged again under the lock.
+  std::vector<const bus::Message*> fresh;
+  std::vector<uint64_t> seqs;
+  uint64_t duplicates = 0;
+  int64_t floor;
+  {
+    std::lock_guard lock(commit_mu_);
+    SelectFresh(messages, &fresh, &seqs, &duplicates);
+    floor = Floor();
   }
   std::vector<PendingFile> files;
-  auto r = RunStages(w, fresh, &files);
+  Result<BatchResult> r = BatchResult{};
+  if (!fresh.empty()) r = RunStages(w, fresh, &files, floor);
+  std::lock_guard lock(commit_mu_);
+  if (r.ok() && !fresh.empty() && Stale(*w, seqs, floor)) {
+    DiscardStaged(&files);
+    fresh.clear();
+    seqs.clear();
+    duplicates = 0;
+    SelectFresh(messages, &fresh, &seqs, &duplicates);
+    floor = Floor();
+    r = fresh.empty() ? Result<BatchResult>(BatchResult{}) : RunStages(w, fresh, &files, floor);
+  }
+  shared_->duplicates->Inc(duplicates);
+  if (!r.ok()) {
+    DiscardStaged(&files);
+    return r.status();
+  }
+  r->duplicates = duplicates;
+  if (fresh.empty()) return r;
+  if (aggregator_ && !w->inputs.empty()) {
+    // Under the lock the floor is the one the stages saw: Add finds the same late events.
+    std::vector<uint8_t> late(w->inputs.size(), 0);
+    aggregator_->Add(w->inputs, late, &w->located);
+    if (late != w->late) {
+      Rollback(&files, state_.commit + 1, false);
+      return Status::Internal("processor " + config_.name +
+                              ": late events changed between the stages and the window update");
+    }
+  }
   bool fenced = false;
-  Status st = r.ok() ? CommitUnlessFenced(&files, seqs, &fenced) : r.status();
+  Status st = CommitUnlessFenced(&files, seqs, &fenced);
   if (!st.ok()) {
     Rollback(&files, state_.commit + 1, !fenced);
     return st;
   }
-  r->duplicates = duplicates;
   return r;
 }
 
 Result<BatchResult> EventProcessor::RunStages(Worker* w,
                                               std::span<const bus::Message* const> messages,
-                                              std::vector<PendingFile>* files) {
+                                              std::vector<PendingFile>* files, int64_t floor) {
   Shared& s = *shared_;
   std::vector<std::pair<std::string, std::string>> staged;
   auto flush_staged = [&] {
@@ -447,11 +508,12 @@ Result<BatchResult> EventProcessor::RunStages(Worker* w,
     ++nrows;
   }
   std::vector<uint8_t> row_late(nrows, 0);
+  w->late.assign(w->inputs.size(), 0);
+  if (aggregate) aggregator_->Locate(w->inputs, &w->located);  // the POI lookups, before the lock
   if (aggregate && !w->inputs.empty()) {
-    w->late.assign(w->inputs.size(), 0);
-    aggregator_->Add(w->inputs, w->late);
     for (size_t k = 0; k < w->inputs.size(); ++k) {
-      if (!w->late[k]) continue;
+      if (aggregator_->WindowStart(w->inputs[k].time_us) >= floor) continue;
+      w->late[k] = 1;
       row_late[w->input_row[k]] = 1;
       const bus::Message& m = *messages[w->row_message[w->input_row[k]]];
       reject(m, {ErrorCategory::kLateEvent, "$." + config_.aggregate.time_column,

@@ -7,7 +7,8 @@
 // window snapshot, then `_state/processor-<name>.json`), commits are
 // serialised by one lock, and messages already committed are skipped (see
 // docs/processing.md). ProcessBatch is thread-safe given one Worker per
-// thread; EmitReady too.
+// thread, and workers run their stages in parallel: only the window update
+// and the commit hold the lock. EmitReady is thread-safe too.
 #pragma once
 
 #include <memory>
@@ -87,8 +88,20 @@ class EventProcessor {
   };
   EventProcessor() = default;
   Status Recover();
+  // The stages up to the staged files, without the lock: an event is late
+  // when its window starts before `floor` (the emitted floor when the stages
+  // began); the windows are updated later, under the lock (Worker::inputs).
   Result<BatchResult> RunStages(Worker* worker, std::span<const bus::Message* const> messages,
-                                std::vector<PendingFile>* files);
+                                std::vector<PendingFile>* files, int64_t floor);
+  // Under commit_mu_: the messages not yet committed (nor repeated in the batch).
+  void SelectFresh(std::span<const bus::Message* const> messages,
+                   std::vector<const bus::Message*>* fresh, std::vector<uint64_t>* seqs,
+                   uint64_t* duplicates) const;
+  // Under commit_mu_: whether staged outputs are stale: some of `seqs` were
+  // committed meanwhile, or an emission moved the floor across an event's window.
+  bool Stale(const Worker& worker, std::span<const uint64_t> seqs, int64_t floor) const;
+  int64_t Floor() const;
+  static void DiscardStaged(std::vector<PendingFile>* files);
   Status Commit(std::vector<PendingFile>* files, std::span<const uint64_t> seqs);
   // `in_lake`: also delete what the commit may have written to the lake (not
   // when it was refused before writing anything: another process may own

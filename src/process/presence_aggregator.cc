@@ -64,7 +64,18 @@ int64_t PresenceAggregator::watermark() const {
   return m == INT64_MIN ? m : m - lateness_us_;
 }
 
-void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<uint8_t> late) {
+void PresenceAggregator::Locate(std::span<const PresenceInput> inputs, Located* out) const {
+  out->hits.clear();
+  out->offsets.resize(inputs.size() + 1);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    out->offsets[i] = static_cast<uint32_t>(out->hits.size());
+    index_->Find(inputs[i].lat, inputs[i].lon, &out->hits);
+  }
+  out->offsets[inputs.size()] = static_cast<uint32_t>(out->hits.size());
+}
+
+void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<uint8_t> late,
+                             const Located* located) {
   std::shared_lock emit_lock(emit_mu_);
   const int64_t floor = emitted_until_.load();
   int64_t max_time = INT64_MIN;
@@ -109,15 +120,22 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
         PutU64(s, &journal);
         PutU64(static_cast<uint64_t>(w), &journal);
       }
-      hits.clear();
-      index_->Find(in.lat, in.lon, &hits);
-      if (hits.empty()) continue;
-      PutU64(kHits | static_cast<uint64_t>(hits.size()) << 8 |
+      std::span<const uint32_t> found;
+      if (located) {
+        found = std::span<const uint32_t>(located->hits)
+                    .subspan(located->offsets[i], located->offsets[i + 1] - located->offsets[i]);
+      } else {
+        hits.clear();
+        index_->Find(in.lat, in.lon, &hits);
+        found = hits;
+      }
+      if (found.empty()) continue;
+      PutU64(kHits | static_cast<uint64_t>(found.size()) << 8 |
                  static_cast<uint64_t>(in.band) << 40 | static_cast<uint64_t>(in.gender) << 48,
              &journal);
       PutU64(in.person, &journal);
-      for (uint32_t poi : hits) PutU64(poi, &journal);
-      Count(window, hits, in.band, in.gender, in.person);
+      for (uint32_t poi : found) PutU64(poi, &journal);
+      Count(window, found, in.band, in.gender, in.person);
     }
   }
   {

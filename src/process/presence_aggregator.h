@@ -70,9 +70,19 @@ class PresenceAggregator {
 
   int64_t WindowStart(int64_t time_us) const;
 
+  // The POIs of each input, found ahead of Add (read-only: any thread, no
+  // lock): input i's are hits[offsets[i], offsets[i + 1]).
+  struct Located {
+    std::vector<uint32_t> hits;
+    std::vector<uint32_t> offsets;
+  };
+  void Locate(std::span<const PresenceInput> inputs, Located* out) const;
+
   // Adds events; sets late[i] for those whose window was already emitted
-  // (they are not counted). REQUIRES: late.size() == inputs.size().
-  void Add(std::span<const PresenceInput> inputs, std::span<uint8_t> late);
+  // (they are not counted). REQUIRES: late.size() == inputs.size(), and
+  // `located`, when given, from Locate(inputs).
+  void Add(std::span<const PresenceInput> inputs, std::span<uint8_t> late,
+           const Located* located = nullptr);
 
   // Closes windows: those ending at or before the watermark, the oldest ones
   // beyond max_open_windows, and every window when `all` is set (shutdown of

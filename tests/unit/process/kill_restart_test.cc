@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <random>
 #include <thread>
 
@@ -163,6 +164,129 @@ TEST(KillRestartTest, OutputsAreExactlyOnceAfter20Kills) {
   EXPECT_EQ(Query(con, "SELECT count(DISTINCT window_start) FROM " + presence), 60);
   std::printf("late events: %lld\n",
               static_cast<long long>(Query(con, "SELECT count(*) FROM " + late)));
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+}
+
+// Workers run their stages in parallel and commit one at a time. Four workers
+// are offered every batch at once (as after visibility timeouts) while a fifth
+// thread emits windows: each event must be committed by exactly one of them,
+// as a curated row or a late event, and counted once in the windows.
+TEST(ParallelWorkersTest, OverlappingBatchesAreCommittedOnceWhileWindowsAreEmitted) {
+  TempDir dir;
+  WriteFile(dir.path() / "pois.csv",
+            "id,name,lat,lon,radius_m,category\np1,One,40.0,-74.0,500,x\n");
+  WriteFile(dir.path() / "key", "parallel-workers-test-key-012345");
+  schema::TableSchema t;
+  t.database = "raw", t.name = "events";
+  t.columns.push_back({.name = "event_id", .type = *schema::ParseType("string"), .required = true});
+  t.columns.push_back({.name = "user_id", .type = *schema::ParseType("string"), .required = true});
+  t.columns.push_back({.name = "ts", .type = *schema::ParseType("timestamp"), .required = true});
+  t.columns.push_back({.name = "lat", .type = *schema::ParseType("double"), .required = true});
+  t.columns.push_back({.name = "lon", .type = *schema::ParseType("double"), .required = true});
+  t.columns.push_back({.name = "age", .type = *schema::ParseType("int")});
+  t.columns.push_back({.name = "gender", .type = *schema::ParseType("string")});
+  ProcessorConfig pc;
+  pc.name = "presence";
+  pc.subscription = "processing";
+  pc.table = "raw.events";
+  pc.mapping = {{"event_id", "$.event_id"},
+                {"user_id", "$.user_id"},
+                {"ts", "$.ts"},
+                {"lat", "$.lat"},
+                {"lon", "$.lon"},
+                {"age", "$.age", Derive::kAge},
+                {"gender", "$.gender", Derive::kGender}};
+  pc.masking.key_file = (dir.path() / "key").string();
+  MaskRule r;
+  r.column = "user_id", r.op = MaskOp::kPseudonym;
+  pc.masking.rules = {r};
+  pc.aggregate.enabled = true;
+  pc.aggregate.poi_file = (dir.path() / "pois.csv").string();
+  pc.aggregate.window = std::chrono::seconds(10);
+  pc.aggregate.allowed_lateness = std::chrono::seconds(0);
+  pc.aggregate.idle_close = std::chrono::milliseconds(0);
+  auto lake = storage::LocalObjectStore::Open(dir.path() / "lake");
+  ASSERT_TRUE(lake.ok());
+  auto p = EventProcessor::Create(pc, t, lake->get(), nullptr, nullptr);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+
+  constexpr int kEvents = 4000, kBatch = 100, kWorkers = 4;
+  std::vector<bus::Message> messages(kEvents);
+  for (int i = 0; i < kEvents; ++i) {  // 20 events per second of event time: 20 windows
+    messages[i].seq = static_cast<uint64_t>(i) + 1;
+    messages[i].arrival_us = 1'717'200'000'000'000;
+    messages[i].payload =
+        "{\"event_id\":\"e" + std::to_string(i) + "\",\"user_id\":\"u" + std::to_string(i % 7) +
+        "\",\"ts\":" + std::to_string(1'717'200'000 + i / 20) + ",\"lat\":40.0,\"lon\":-74.0}";
+  }
+  std::atomic<uint64_t> accepted{0}, late{0}, duplicates{0}, failures{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < kWorkers; ++k) {
+    threads.emplace_back([&, k] {
+      auto w = (*p)->NewWorker();
+      if (!w.ok()) return failures.fetch_add(1), void();
+      std::mt19937 rng(k);
+      for (int from = 0; from < kEvents; from += kBatch) {
+        // Batches overlap their neighbours by a random share, as redeliveries do.
+        const int lo = std::max(0, from - static_cast<int>(rng() % kBatch));
+        std::vector<const bus::Message*> batch;
+        for (int i = lo; i < std::min(kEvents, from + kBatch); ++i) batch.push_back(&messages[i]);
+        auto res = (*p)->ProcessBatch(w->get(), batch);
+        if (!res.ok()) {
+          ADD_FAILURE() << res.status().ToString();
+          failures.fetch_add(1);
+          continue;
+        }
+        accepted += res->accepted, late += res->late, duplicates += res->duplicates;
+      }
+    });
+  }
+  std::thread emitter([&] {
+    while (!done.load()) {
+      auto e = (*p)->EmitReady(false);
+      if (!e.ok()) ADD_FAILURE() << e.status().ToString();
+    }
+  });
+  for (auto& th : threads) th.join();
+  done = true;
+  emitter.join();
+  ASSERT_TRUE((*p)->EmitReady(true).ok());
+  ASSERT_EQ(failures.load(), 0u);
+  EXPECT_EQ(accepted.load() + late.load(), static_cast<uint64_t>(kEvents));
+
+  duckdb_database db;
+  duckdb_connection con;
+  ASSERT_EQ(duckdb_open(nullptr, &db), DuckDBSuccess);
+  ASSERT_EQ(duckdb_connect(db, &con), DuckDBSuccess);
+  const std::string root = (dir.path() / "lake").string();
+  const std::string events = "read_parquet('" + root + "/curated/events/**/*.parquet')";
+  const std::string presence = "read_parquet('" + root + "/curated/poi_presence/**/*.parquet')";
+  EXPECT_EQ(Query(con, "SELECT count(*) FROM " + events), static_cast<int64_t>(accepted.load()));
+  EXPECT_EQ(Query(con, "SELECT count(DISTINCT event_id) FROM " + events),
+            static_cast<int64_t>(accepted.load()));
+  if (late.load() > 0) {
+    const std::string late_ids =
+        "(SELECT json_extract_string(payload, '$.event_id') id FROM "
+        "read_parquet('" +
+        root + "/errors/late_event/**/*.parquet'))";
+    EXPECT_EQ(Query(con, "SELECT count(*) FROM " + late_ids), static_cast<int64_t>(late.load()));
+    EXPECT_EQ(Query(con, "SELECT count(*) FROM " + late_ids +
+                             " WHERE id IN (SELECT event_id FROM " + events + ")"),
+              0);
+  }
+  // Every window's counts equal its curated events, and each window is written once.
+  EXPECT_EQ(Query(con, "SELECT sum(events) FROM " + presence),
+            static_cast<int64_t>(accepted.load()));
+  EXPECT_EQ(Query(con, "SELECT count(*) - count(DISTINCT window_start) FROM " + presence), 0);
+  EXPECT_EQ(Query(con, "WITH p AS (SELECT window_start w, sum(events) e FROM " + presence +
+                           " GROUP BY 1), c AS (SELECT time_bucket(INTERVAL 10 seconds, ts) w, "
+                           "count(*) e FROM " +
+                           events +
+                           " GROUP BY 1) SELECT count(*) FROM p FULL JOIN c USING (w) "
+                           "WHERE p.e IS DISTINCT FROM c.e"),
+            0);
   duckdb_disconnect(&con);
   duckdb_close(&db);
 }
