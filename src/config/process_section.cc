@@ -181,6 +181,8 @@ void ReadWorkers(Section& s, process::ProcessorConfig* p) {
              std::chrono::minutes(10));
   w.Integer("fetch_max_messages", &p->fetch_max_messages, 1, 100'000);
   w.Duration("fetch_wait", &p->fetch_wait, std::chrono::milliseconds(0), std::chrono::seconds(20));
+  w.Duration("batch_linger", &p->batch_linger, std::chrono::milliseconds(0),
+             std::chrono::seconds(60));
 }
 
 }  // namespace

@@ -162,6 +162,9 @@ struct ProcessorConfig {
   // (a fetch returns what is there, so small ones when the rate is low).
   uint32_t fetch_max_messages = 10000;
   std::chrono::milliseconds fetch_wait{200};
+  // After its first message, a worker keeps fetching for up to this long to
+  // fill its batch to fetch_max_messages (0: a batch is what one fetch returns).
+  std::chrono::milliseconds batch_linger{250};
 };
 
 struct ProcessConfig {

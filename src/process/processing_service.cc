@@ -59,6 +59,7 @@ struct ProcessingService::Pool {
     fetch.wait = config.fetch_wait;
     std::vector<const bus::Message*> messages;
     std::vector<bus::Receipt> receipts;
+    std::vector<bus::Delivery> held;
     while (!self->stop.load()) {
       auto batch = consumer->Fetch(fetch);
       if (!batch.ok()) {
@@ -67,9 +68,26 @@ struct ProcessingService::Pool {
         continue;
       }
       if (batch->empty()) continue;
+      held = std::move(*batch);
+      // Fill the batch for up to batch_linger: a batch is one commit and one
+      // curated events file, so parallel workers taking what is there one
+      // ingest request at a time would make many small ones.
+      const auto linger_until = std::chrono::steady_clock::now() + config.batch_linger;
+      while (held.size() < config.fetch_max_messages && !self->stop.load()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            linger_until - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        bus::FetchOptions more = fetch;
+        more.max_messages = config.fetch_max_messages - held.size();
+        more.wait = std::min(left, config.fetch_wait);
+        auto next = consumer->Fetch(more);
+        if (!next.ok()) break;  // process what is held; the next fetch reports the error
+        if (next->empty()) continue;
+        for (auto& d : *next) held.push_back(std::move(d));
+      }
       messages.clear();
       receipts.clear();
-      for (const auto& d : *batch) {
+      for (const auto& d : held) {
         messages.push_back(&d.message);
         receipts.push_back(d.receipt);
       }

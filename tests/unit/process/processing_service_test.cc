@@ -133,5 +133,65 @@ TEST(ProcessingServiceTest, BurstScalesOutDrainsAndIdleScalesIn) {
   (*bus)->Close();
 }
 
+// A worker fills its batch for up to batch_linger after the batch's first
+// message: events published in small pieces over 200 ms make one batch (one
+// commit, one curated events file) with a linger of 5 s, several without one.
+TEST(ProcessingServiceTest, BatchLingerFillsABatchFromSmallPublishes) {
+  for (auto linger : {std::chrono::milliseconds(5000), std::chrono::milliseconds(0)}) {
+    TempDir dir;
+    WriteFile(dir.path() / "key", "linger-test-key-0123456789abcdef");
+    bus::EmbeddedBusConfig bc;
+    bc.log_dir = dir.path() / "log";
+    bc.fsync = false;
+    bc.topics = {{.name = "events"}};
+    bc.subscriptions = {{.name = "processing", .topic = "events"}};
+    auto bus = bus::EmbeddedBus::Open(bc);
+    ASSERT_TRUE(bus.ok()) << bus.status().ToString();
+    auto lake = storage::LocalObjectStore::Open(dir.path() / "lake");
+    ASSERT_TRUE(lake.ok());
+    schema::TableSchema t;
+    t.database = "raw", t.name = "events";
+    t.columns.push_back({.name = "id", .type = *schema::ParseType("string"), .required = true});
+    std::map<std::string, schema::TableSchema> tables = {{"raw.events", t}};
+    ProcessorConfig pc;
+    pc.name = "lingering";
+    pc.subscription = "processing";
+    pc.table = "raw.events";
+    pc.mapping = {{"id", "$.id"}};
+    pc.masking.key_file = (dir.path() / "key").string();
+    pc.autoscale.min_workers = pc.autoscale.max_workers = 1;
+    pc.fetch_max_messages = 100;
+    pc.fetch_wait = std::chrono::milliseconds(20);
+    pc.batch_linger = linger;
+    MetricsRegistry metrics;
+    auto service =
+        ProcessingService::Create(ProcessConfig{{pc}}, tables, bus->get(), lake->get(), &metrics);
+    ASSERT_TRUE(service.ok()) << service.status().ToString();
+    ASSERT_TRUE((*service)->Start().ok());
+    for (int piece = 0; piece < 10; ++piece) {  // 100 events in 10 publishes, 20 ms apart
+      std::vector<bus::OutgoingEvent> events;
+      for (int i = 0; i < 10; ++i) {
+        events.push_back({.payload = "{\"id\":\"e" + std::to_string(piece * 10 + i) + "\"}"});
+      }
+      ASSERT_TRUE((*bus)->FindTopic("events")->Publish(std::move(events)).ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline &&
+           (*bus)->FindSubscription("processing")->Stats().backlog > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    (*service)->Stop();
+    auto files = (*lake)->List("curated/events/");
+    ASSERT_TRUE(files.ok());
+    if (linger.count() > 0) {
+      EXPECT_EQ(files->size(), 1u) << "one batch of 100 events";
+    } else {
+      EXPECT_GT(files->size(), 1u) << "without a linger, a batch is what one fetch returns";
+    }
+    (*bus)->Close();
+  }
+}
+
 }  // namespace
 }  // namespace inlet::process
