@@ -156,7 +156,8 @@ class EventProcessor::Worker {
   std::vector<PresenceInput> inputs;
   std::vector<int> input_row;
   std::vector<uint8_t> late;
-  PresenceAggregator::Located located;  // POIs of inputs, found before the lock
+  PresenceAggregator::Located located;          // POIs of inputs, found before the lock
+  uint64_t rejected[kErrorCategoryCount] = {};  // of the batch, counted once it commits
   std::unique_ptr<schema::ColumnBatch> out;
   std::unique_ptr<schema::ColumnBatch> errors;
   std::unique_ptr<delivery::ParquetWriter> writer;
@@ -432,6 +433,9 @@ Result<BatchResult> EventProcessor::ProcessBatch(Worker* w,
     Rollback(&files, state_.commit + 1, !fenced);
     return st;
   }
+  // Counted once committed: a batch staged twice or rolled back counts once.
+  shared_->accepted->Inc(r->accepted);
+  for (int c = 0; c < kErrorCategoryCount; ++c) shared_->rejected[c]->Inc(w->rejected[c]);
   return r;
 }
 
@@ -445,6 +449,7 @@ Result<BatchResult> EventProcessor::RunStages(Worker* w,
     staged.clear();
   };
   BatchResult result;
+  std::fill(std::begin(w->rejected), std::end(w->rejected), 0);
   w->in->Truncate(0);
   w->out->Truncate(0);
   w->errors->Truncate(0);
@@ -464,7 +469,7 @@ Result<BatchResult> EventProcessor::RunStages(Worker* w,
     e->column(6)->AppendString(config_.name);
     e->CommitRow();
     rejected.emplace_back(e->rows() - 1, r.category);
-    s.rejected[static_cast<int>(r.category)]->Inc();
+    ++w->rejected[static_cast<int>(r.category)];
     ++result.rejected;
   };
 
@@ -546,7 +551,6 @@ Result<BatchResult> EventProcessor::RunStages(Worker* w,
     if (day != last_day) day_rows = &days[DayPrefix(t)], last_day = day;
     day_rows->push_back(static_cast<uint32_t>(w->out->rows() - 1));
   }
-  s.accepted->Inc(result.accepted);
   if (config_.write_events) {
     for (const auto& [day, rows] : days) {
       const int64_t* seq = w->out->column(w->out->column_count() - 2)->int64_data();
