@@ -202,25 +202,35 @@ std::vector<EmittedWindow> PresenceAggregator::TakeReady(bool all, int64_t now_u
     ew.start_us = ready[k];
     ew.forced = forced[k];
     if (ew.forced) forced_.fetch_add(1);
-    absl::flat_hash_map<uint64_t, PresenceRow> merged;
+    // The shards' cells, sorted by key (poi, band, gender: the rows' order),
+    // then summed per key: a person lives in one shard, so sums are exact.
+    std::vector<std::pair<uint64_t, Cell>> cells;
     for (auto& shard : shards_) {
       std::lock_guard lock(shard->mu);
       auto it = shard->windows.find(ready[k]);
       if (it == shard->windows.end()) continue;
-      for (auto& [key, cell] : it->second.cells) {
-        PresenceRow& r = merged[key];
-        r.window_start_us = ready[k];
-        r.poi = static_cast<uint32_t>(key >> 16);
-        r.band = static_cast<uint8_t>(key >> 8);
-        r.gender = static_cast<uint8_t>(key);
-        r.events += cell.events;
-        r.persons += cell.persons;  // a person lives in one shard: sums are exact
-      }
+      cells.insert(cells.end(), it->second.cells.begin(), it->second.cells.end());
       shard->windows.erase(it);
     }
-    ew.rows.reserve(merged.size());
-    for (auto& [key, row] : merged) ew.rows.push_back(row);
-    std::sort(ew.rows.begin(), ew.rows.end());
+    std::sort(cells.begin(), cells.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    ew.rows.reserve(cells.size());
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const auto& [key, cell] = cells[c];
+      if (c > 0 && cells[c - 1].first == key) {
+        ew.rows.back().events += cell.events;
+        ew.rows.back().persons += cell.persons;
+        continue;
+      }
+      PresenceRow r;
+      r.window_start_us = ready[k];
+      r.poi = static_cast<uint32_t>(key >> 16);
+      r.band = static_cast<uint8_t>(key >> 8);
+      r.gender = static_cast<uint8_t>(key);
+      r.events = cell.events;
+      r.persons = cell.persons;
+      ew.rows.push_back(r);
+    }
     int64_t end = ready[k] + window_us_;
     if (end > emitted_until_.load()) emitted_until_.store(end);
     out.push_back(std::move(ew));
