@@ -96,7 +96,7 @@ Result<std::unique_ptr<NatsCluster>> NatsCluster::StartOnce(const std::filesyste
     n.log = dir / (n.name + ".log");
     n.process = std::make_unique<Child>(n.argv, n.log);
   }
-  Status st = c->WaitReady(std::chrono::seconds(20));
+  Status st = c->WaitReady(std::chrono::seconds(60));
   if (!st.ok()) return Status(st.code(), st.message() + "\n" + c->Logs());
   return c;
 }
@@ -134,7 +134,8 @@ Status NatsCluster::Restart(int node) {
 }
 
 Result<std::string> NatsCluster::Request(const std::string& subject,
-                                         std::chrono::milliseconds timeout) {
+                                         std::chrono::milliseconds timeout,
+                                         const std::string& body) {
   Status last = Status::Unavailable("no live node");
   for (int i = 0; i < nodes(); ++i) {
     if (!nodes_[i].process) continue;
@@ -151,7 +152,7 @@ Result<std::string> NatsCluster::Request(const std::string& subject,
       continue;
     }
     natsMsg* reply = nullptr;
-    s = natsConnection_RequestString(&reply, nc, subject.c_str(), "", timeout.count());
+    s = natsConnection_RequestString(&reply, nc, subject.c_str(), body.c_str(), timeout.count());
     std::string out;
     if (s == NATS_OK) {
       out.assign(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
@@ -182,6 +183,23 @@ Status NatsCluster::WaitReady(std::chrono::milliseconds timeout) {
         natsConnection* nc = nullptr;
         all = natsConnection_ConnectTo(&nc, url(i).c_str()) == NATS_OK;
         natsConnection_Destroy(nc);
+      }
+      if (all && nodes() > 1) {
+        // A meta leader is not enough: nats-server 2.10 refuses to place an
+        // R3 stream ("no suitable peers for placement") until it knows every
+        // peer. Place a probe stream, then remove it.
+        const std::string probe =
+            "READY_PROBE_" + std::to_string(getpid()) + "_" + std::to_string(++probes_);
+        auto created = Request("$JS.API.STREAM.CREATE." + probe, std::chrono::milliseconds(2000),
+                               "{\"name\":\"" + probe + "\",\"subjects\":[\"ready-probe." + probe +
+                                   "\"],\"num_replicas\":" + std::to_string(nodes()) +
+                                   ",\"storage\":\"memory\"}");
+        all = created.ok() && created->find("\"error\"") == std::string::npos;
+        if (all) {
+          (void)Request("$JS.API.STREAM.DELETE." + probe, std::chrono::milliseconds(2000));
+        } else {
+          r = created.ok() ? Result<std::string>(*created) : created;
+        }
       }
       if (all) return Status::Ok();
     }

@@ -34,7 +34,8 @@ class NatsCluster {
   // Waits until `stream` has a leader and every other node is a current
   // replica (caught up): R3 tolerates one failure at a time.
   Status WaitCurrent(const std::string& stream, std::chrono::milliseconds timeout);
-  // Waits until JetStream answers API requests (a meta leader exists).
+  // Waits until JetStream answers API requests (a meta leader exists) and,
+  // with 3 nodes, can place a replicated stream.
   Status WaitReady(std::chrono::milliseconds timeout);
   // Server logs, for failure messages.
   std::string Logs() const;
@@ -52,10 +53,12 @@ class NatsCluster {
   NatsCluster() = default;
   static Result<std::unique_ptr<NatsCluster>> StartOnce(const std::filesystem::path& dir,
                                                         int nodes);
-  Result<std::string> Request(const std::string& subject, std::chrono::milliseconds timeout);
+  Result<std::string> Request(const std::string& subject, std::chrono::milliseconds timeout,
+                              const std::string& body = "");
 
   std::vector<Node> nodes_;
   int restarts_ = 0;
+  int probes_ = 0;  // probe streams placed by WaitReady
 };
 
 }  // namespace inlet::testing
