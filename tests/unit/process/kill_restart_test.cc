@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -37,15 +38,8 @@ int64_t Query(duckdb_connection con, const std::string& sql) {
   return v;
 }
 
-TEST(KillRestartTest, OutputsAreExactlyOnceAfter20Kills) {
-  TempDir dir;
-  WriteFile(dir.path() / "pois.csv",
-            "id,name,lat,lon,radius_m,category\np1,One,40.0,-74.0,500,x\n");
-  WriteFile(dir.path() / "key", "kill-restart-test-key-0123456789");
-  bus::EmbeddedBusConfig bc;
-  bc.log_dir = dir.path() / "log";
-  bc.topics = {{.name = "events"}};
-  bc.subscriptions = {{.name = "processing", .topic = "events"}};
+// raw.events of both tests: ids, person, time, location, age and gender.
+schema::TableSchema EventsTable() {
   schema::TableSchema t;
   t.database = "raw", t.name = "events";
   t.columns.push_back({.name = "event_id", .type = *schema::ParseType("string"), .required = true});
@@ -55,7 +49,12 @@ TEST(KillRestartTest, OutputsAreExactlyOnceAfter20Kills) {
   t.columns.push_back({.name = "lon", .type = *schema::ParseType("double"), .required = true});
   t.columns.push_back({.name = "age", .type = *schema::ParseType("int")});
   t.columns.push_back({.name = "gender", .type = *schema::ParseType("string")});
-  std::map<std::string, schema::TableSchema> tables = {{"raw.events", t}};
+  return t;
+}
+
+// A presence processor over EventsTable with 10-second windows; its POI file
+// and key are `dir`/pois.csv and `dir`/key.
+ProcessorConfig PresenceConfig(const std::filesystem::path& dir) {
   ProcessorConfig pc;
   pc.name = "presence";
   pc.subscription = "processing";
@@ -67,15 +66,30 @@ TEST(KillRestartTest, OutputsAreExactlyOnceAfter20Kills) {
                 {"lon", "$.lon"},
                 {"age", "$.age", Derive::kAge},
                 {"gender", "$.gender", Derive::kGender}};
-  pc.masking.key_file = (dir.path() / "key").string();
+  pc.masking.key_file = (dir / "key").string();
   MaskRule r;
   r.column = "user_id", r.op = MaskOp::kPseudonym;
   pc.masking.rules = {r};
   pc.aggregate.enabled = true;
-  pc.aggregate.poi_file = (dir.path() / "pois.csv").string();
+  pc.aggregate.poi_file = (dir / "pois.csv").string();
   pc.aggregate.window = std::chrono::seconds(10);
-  pc.aggregate.allowed_lateness = std::chrono::seconds(5);
   pc.aggregate.idle_close = std::chrono::milliseconds(0);
+  return pc;
+}
+
+TEST(KillRestartTest, OutputsAreExactlyOnceAfter20Kills) {
+  TempDir dir;
+  WriteFile(dir.path() / "pois.csv",
+            "id,name,lat,lon,radius_m,category\np1,One,40.0,-74.0,500,x\n");
+  WriteFile(dir.path() / "key", "kill-restart-test-key-0123456789");
+  bus::EmbeddedBusConfig bc;
+  bc.log_dir = dir.path() / "log";
+  bc.topics = {{.name = "events"}};
+  bc.subscriptions = {{.name = "processing", .topic = "events"}};
+  const schema::TableSchema t = EventsTable();
+  std::map<std::string, schema::TableSchema> tables = {{"raw.events", t}};
+  ProcessorConfig pc = PresenceConfig(dir.path());
+  pc.aggregate.allowed_lateness = std::chrono::seconds(5);
   pc.autoscale.min_workers = 2;
   pc.autoscale.max_workers = 2;
   pc.fetch_max_messages = 200;
@@ -177,35 +191,9 @@ TEST(ParallelWorkersTest, OverlappingBatchesAreCommittedOnceWhileWindowsAreEmitt
   WriteFile(dir.path() / "pois.csv",
             "id,name,lat,lon,radius_m,category\np1,One,40.0,-74.0,500,x\n");
   WriteFile(dir.path() / "key", "parallel-workers-test-key-012345");
-  schema::TableSchema t;
-  t.database = "raw", t.name = "events";
-  t.columns.push_back({.name = "event_id", .type = *schema::ParseType("string"), .required = true});
-  t.columns.push_back({.name = "user_id", .type = *schema::ParseType("string"), .required = true});
-  t.columns.push_back({.name = "ts", .type = *schema::ParseType("timestamp"), .required = true});
-  t.columns.push_back({.name = "lat", .type = *schema::ParseType("double"), .required = true});
-  t.columns.push_back({.name = "lon", .type = *schema::ParseType("double"), .required = true});
-  t.columns.push_back({.name = "age", .type = *schema::ParseType("int")});
-  t.columns.push_back({.name = "gender", .type = *schema::ParseType("string")});
-  ProcessorConfig pc;
-  pc.name = "presence";
-  pc.subscription = "processing";
-  pc.table = "raw.events";
-  pc.mapping = {{"event_id", "$.event_id"},
-                {"user_id", "$.user_id"},
-                {"ts", "$.ts"},
-                {"lat", "$.lat"},
-                {"lon", "$.lon"},
-                {"age", "$.age", Derive::kAge},
-                {"gender", "$.gender", Derive::kGender}};
-  pc.masking.key_file = (dir.path() / "key").string();
-  MaskRule r;
-  r.column = "user_id", r.op = MaskOp::kPseudonym;
-  pc.masking.rules = {r};
-  pc.aggregate.enabled = true;
-  pc.aggregate.poi_file = (dir.path() / "pois.csv").string();
-  pc.aggregate.window = std::chrono::seconds(10);
+  const schema::TableSchema t = EventsTable();
+  ProcessorConfig pc = PresenceConfig(dir.path());
   pc.aggregate.allowed_lateness = std::chrono::seconds(0);
-  pc.aggregate.idle_close = std::chrono::milliseconds(0);
   auto lake = storage::LocalObjectStore::Open(dir.path() / "lake");
   ASSERT_TRUE(lake.ok());
   auto p = EventProcessor::Create(pc, t, lake->get(), nullptr, nullptr);
