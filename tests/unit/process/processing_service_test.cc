@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "bus/embedded_bus.h"
@@ -18,18 +19,27 @@ namespace {
 using inlet::testing::TempDir;
 using inlet::testing::WriteFile;
 
+// An embedded bus without fsync under `dir`/log: topic "events" read by
+// subscription "processing", and with `errors`, topic "errors" read by "error-watch".
+bus::EmbeddedBusConfig BusConfig(const std::filesystem::path& dir, bool errors) {
+  bus::EmbeddedBusConfig bc;
+  bc.log_dir = dir / "log";
+  bc.fsync = false;
+  bc.topics = {{.name = "events"}};
+  bc.subscriptions = {{.name = "processing", .topic = "events"}};
+  if (errors) {
+    bc.topics.push_back({.name = "errors"});
+    bc.subscriptions.push_back({.name = "error-watch", .topic = "errors"});
+  }
+  return bc;
+}
+
 TEST(ProcessingServiceTest, BurstScalesOutDrainsAndIdleScalesIn) {
   TempDir dir;
   WriteFile(dir.path() / "pois.csv",
             "id,name,lat,lon,radius_m,category\np1,One,40.0,-74.0,500,x\n");
   WriteFile(dir.path() / "key", "service-test-key-0123456789");
-  bus::EmbeddedBusConfig bc;
-  bc.log_dir = dir.path() / "log";
-  bc.fsync = false;
-  bc.topics = {{.name = "events"}, {.name = "errors"}};
-  bc.subscriptions = {{.name = "processing", .topic = "events"},
-                      {.name = "error-watch", .topic = "errors"}};
-  auto bus = bus::EmbeddedBus::Open(bc);
+  auto bus = bus::EmbeddedBus::Open(BusConfig(dir.path(), true));
   ASSERT_TRUE(bus.ok()) << bus.status().ToString();
   auto lake = storage::LocalObjectStore::Open(dir.path() / "lake");
   ASSERT_TRUE(lake.ok());
@@ -140,12 +150,7 @@ TEST(ProcessingServiceTest, BatchLingerFillsABatchFromSmallPublishes) {
   for (auto linger : {std::chrono::milliseconds(5000), std::chrono::milliseconds(0)}) {
     TempDir dir;
     WriteFile(dir.path() / "key", "linger-test-key-0123456789abcdef");
-    bus::EmbeddedBusConfig bc;
-    bc.log_dir = dir.path() / "log";
-    bc.fsync = false;
-    bc.topics = {{.name = "events"}};
-    bc.subscriptions = {{.name = "processing", .topic = "events"}};
-    auto bus = bus::EmbeddedBus::Open(bc);
+    auto bus = bus::EmbeddedBus::Open(BusConfig(dir.path(), false));
     ASSERT_TRUE(bus.ok()) << bus.status().ToString();
     auto lake = storage::LocalObjectStore::Open(dir.path() / "lake");
     ASSERT_TRUE(lake.ok());
