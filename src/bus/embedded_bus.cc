@@ -4,6 +4,7 @@
 
 #include "bus/embedded_subscription.h"
 #include "common/clock.h"
+#include "common/thread_name.h"
 
 namespace inlet::bus {
 
@@ -68,7 +69,10 @@ Result<std::unique_ptr<EmbeddedBus>> EmbeddedBus::Open(const EmbeddedBusConfig& 
   std::error_code ec;
   std::filesystem::create_directories(config.log_dir / "cursors", ec);
   if (ec) return Status::IoError("cannot create " + (config.log_dir / "cursors").string());
-  bus->maintenance_ = std::thread([b = bus.get()] { b->MaintenanceLoop(); });
+  bus->maintenance_ = std::thread([b = bus.get()] {
+    SetThreadName("bus-maintain");
+    b->MaintenanceLoop();
+  });
   return bus;
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "bus/jetstream_internal.h"
+#include "common/thread_name.h"
 
 namespace inlet::bus {
 
@@ -192,7 +193,10 @@ Result<std::unique_ptr<JetStreamBus>> JetStreamBus::Open(const JetStreamConfig& 
   Result<std::unique_ptr<js::JetStreamLeases>> leases(std::move(opened));
   if (!leases.ok()) return leases.status();
   bus->leases_ = std::move(leases).value();
-  bus->maintenance_ = std::thread([b = bus.get()] { b->MaintenanceLoop(); });
+  bus->maintenance_ = std::thread([b = bus.get()] {
+    SetThreadName("bus-maintain");
+    b->MaintenanceLoop();
+  });
   return bus;
 }
 

@@ -6,6 +6,7 @@
 
 #include "bus/jetstream_internal.h"
 #include "common/clock.h"
+#include "common/thread_name.h"
 
 namespace inlet::bus::js {
 
@@ -81,7 +82,10 @@ Result<std::unique_ptr<JsPublisher>> JsPublisher::Start(JsContext* ctx) {
                                           &JsPublisher::OnReply, p.get());
   if (s != NATS_OK) return NatsError(s, 0, "cannot subscribe to publish acknowledgments");
   natsSubscription_SetPendingLimits(p->sub_, -1, -1);
-  p->thread_ = std::thread([raw = p.get()] { raw->Loop(); });
+  p->thread_ = std::thread([raw = p.get()] {
+    SetThreadName("js-publish");
+    raw->Loop();
+  });
   return p;
 }
 

@@ -12,6 +12,7 @@
 #include "bus/log_format.h"
 #include "common/crc32c.h"
 #include "common/file_util.h"
+#include "common/thread_name.h"
 
 namespace inlet::bus {
 namespace fs = std::filesystem;
@@ -127,7 +128,10 @@ Result<std::unique_ptr<SegmentLog>> SegmentLog::Open(fs::path dir, SegmentLogOpt
   if (ec) return Status::IoError("cannot create log folder " + dir.string() + ": " + ec.message());
   std::unique_ptr<SegmentLog> log(new SegmentLog(std::move(dir), options));
   INLET_RETURN_IF_ERROR(log->Recover());
-  log->writer_ = std::thread([l = log.get()] { l->WriterLoop(); });
+  log->writer_ = std::thread([l = log.get()] {
+    SetThreadName("log:" + l->dir_.filename().string());
+    l->WriterLoop();
+  });
   return log;
 }
 
@@ -437,6 +441,7 @@ Status SegmentLog::Read(uint64_t from, size_t max_records, size_t max_bytes,
   const size_t record_bytes = std::max<uint64_t>(64, record_bytes_.load(std::memory_order_relaxed));
   size_t got = 0, bytes = 0;
   ReadBuffer buf;
+  out->reserve(out->size() + std::min<size_t>(max_records, 16384));
   while (got < max_records && from <= durable) {
     std::shared_ptr<Segment> seg = FindSegment(from);
     if (!seg) break;

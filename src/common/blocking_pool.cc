@@ -1,10 +1,13 @@
 #include "common/blocking_pool.h"
 
+#include "common/thread_name.h"
+
 namespace inlet {
 
 BlockingPool::BlockingPool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
   for (size_t i = 0; i < threads; ++i) {
     threads_.emplace_back([this] {
+      SetThreadName("blocking");
       for (;;) {
         std::function<void()> task;
         {

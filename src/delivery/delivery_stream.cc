@@ -10,6 +10,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "common/thread_name.h"
 #include "delivery/json_path.h"
 #include "delivery/parquet_writer.h"
 #include "delivery/prefix_expression.h"
@@ -864,6 +865,7 @@ void DeliveryStream::Start() {
   if (impl_->thread.joinable()) return;
   impl_->stop = false;
   impl_->thread = std::thread([impl = impl_.get()] {
+    SetThreadName("deliver:" + impl->config.name);
     std::string logged;  // the last error logged, again at most every 10 s
     auto logged_at = std::chrono::steady_clock::time_point{};
     while (!impl->stop) {

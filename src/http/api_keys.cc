@@ -1,24 +1,8 @@
 #include "http/api_keys.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 
 namespace inlet::http {
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
 
 ApiKeys::ApiKeys(std::vector<ApiKey> keys, bool enabled) : enabled_(enabled) {
   for (auto& k : keys) by_hash_.emplace(k.sha256_hex, std::move(k));

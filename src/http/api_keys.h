@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sha256.h"
 #include "http/http_server.h"
 
 namespace inlet::http {
@@ -24,8 +25,8 @@ struct ApiKey {
 // kAuthenticated: any valid key (for endpoints that read nothing stored).
 enum class Permission { kPublish, kConsume, kQuery, kAdmin, kAuthenticated };
 
-// Lowercase hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
+// Lowercase hex SHA-256 of `data` (configured keys are stored so).
+using ::inlet::Sha256Hex;
 
 class ApiKeys {
  public:

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/json_escape.h"
+#include "common/thread_name.h"
 
 namespace inlet::http {
 namespace asio = boost::asio;
@@ -371,7 +372,10 @@ Status HttpServer::Start() {
   };
   accept_();
   for (auto& io : impl_->ios) {
-    threads_.emplace_back([io = io.get()] { io->run(); });
+    threads_.emplace_back([io = io.get(), n = threads_.size()] {
+      SetThreadName("http-" + std::to_string(n));
+      io->run();
+    });
   }
   return Status::Ok();
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 
+#include "common/thread_name.h"
 #include "lake/versions.h"
 
 namespace inlet::lake {
@@ -73,7 +74,11 @@ LakeService::~LakeService() { Stop(); }
 Status LakeService::Start() {
   bool any = false;
   for (const auto& c : config_.crawlers) any |= c.schedule.count() > 0;
-  if (any && !scheduler_.joinable()) scheduler_ = std::thread([this] { RunSchedule(); });
+  if (any && !scheduler_.joinable())
+    scheduler_ = std::thread([this] {
+      SetThreadName("lake-schedule");
+      RunSchedule();
+    });
   return Status::Ok();
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/thread_name.h"
 #include "notify/email_worker.h"
 #include "notify/webhook_worker.h"
 
@@ -53,7 +54,8 @@ void NotificationService::Start() {
   stop_ = false;
   for (auto& worker : workers_) {
     NotificationWorker* w = worker.get();
-    threads_.emplace_back([this, w] {
+    threads_.emplace_back([this, w, n = threads_.size()] {
+      SetThreadName("notify-" + std::to_string(n));
       while (!stop_.load(std::memory_order_relaxed)) w->Step(options_.poll_wait);
       w->Shutdown();
     });

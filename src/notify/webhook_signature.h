@@ -8,13 +8,15 @@
 #include <string>
 #include <string_view>
 
+#include "common/sha256.h"
+
 namespace inlet::notify {
 
 inline constexpr const char* kSignatureHeader = "X-Inlet-Signature";
 inline constexpr const char* kTimestampHeader = "X-Inlet-Timestamp";
 
 // Lowercase hex of HMAC-SHA256(key, data).
-std::string HmacSha256Hex(std::string_view key, std::string_view data);
+using ::inlet::HmacSha256Hex;
 
 // The X-Inlet-Signature value for `body` sent at `timestamp_s`.
 std::string SignWebhook(std::string_view secret, int64_t timestamp_s, std::string_view body);

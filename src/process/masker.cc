@@ -1,9 +1,7 @@
 #include "process/masker.h"
 
 #include <arpa/inet.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -19,36 +17,15 @@
 namespace inlet::process {
 namespace {
 
-constexpr size_t kPseudonymCacheEntries = 1 << 16;
-constexpr char kHex[] = "0123456789abcdef";
-
-std::string ToHex(const unsigned char* bytes, size_t n, size_t hex_chars) {
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n && out.size() < hex_chars; ++i) {
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 15]);
-  }
-  out.resize(std::min(out.size(), hex_chars));
-  return out;
-}
+constexpr size_t kPseudonymHexChars = 32;
 
 bool IsUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 }  // namespace
 
 std::string HmacSha256Hex(std::string_view key, std::string_view value, size_t hex_chars) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(value.data()), value.size(), out, &len);
-  return ToHex(out, len, hex_chars);
-}
-
-std::string Sha256Hex(std::string_view value) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(value.data()), value.size(), out);
-  return ToHex(out, sizeof out, 64);
+  const Sha256Digest d = HmacSha256(key).Mac(value);
+  return HexLower(d.data(), d.size(), hex_chars);
 }
 
 std::string PartialMask(std::string_view value, uint32_t first, uint32_t last) {
@@ -252,6 +229,7 @@ Result<std::unique_ptr<Masker>> Masker::Create(const MaskingConfig& config,
   auto m = std::unique_ptr<Masker>(new Masker());
   m->bands_ = AgeBands(age_bands);
   m->key_ = std::move(key);
+  if (!m->key_.empty()) m->hmac_.emplace(m->key_);
   m->key_id_ = config.key_id;
   auto index = [&](const std::string& name) {
     for (size_t i = 0; i < flat_columns.size(); ++i) {
@@ -321,11 +299,19 @@ Result<std::unique_ptr<Masker>> Masker::Create(const MaskingConfig& config,
   return m;
 }
 
-const std::string& Masker::Pseudonym(const std::string& value) {
-  auto it = pseudonyms_.find(value);
-  if (it != pseudonyms_.end()) return it->second;
-  if (pseudonyms_.size() >= kPseudonymCacheEntries) pseudonyms_.clear();
-  return pseudonyms_.emplace(value, HmacSha256Hex(key_, value)).first->second;
+std::string Masker::Pseudonym(std::string_view value) {
+  const auto p = pseudonyms_.Get(value, [this](std::string_view v) {
+    const Sha256Digest d = hmac_->Mac(v);
+    std::array<uint8_t, 16> first;
+    std::copy_n(d.begin(), first.size(), first.begin());
+    return first;
+  });
+  return HexLower(p.data(), p.size(), kPseudonymHexChars);
+}
+
+std::string Masker::Hash(std::string_view value) {
+  const Sha256Digest d = hashes_.Get(value, [](std::string_view v) { return Sha256(v); });
+  return HexLower(d.data(), d.size());
 }
 
 void Masker::Apply(FlatRow* row) {
@@ -344,9 +330,9 @@ void Masker::Apply(FlatRow* row) {
         break;
       }
       case MaskOp::kHash:
-        v.SetString(Sha256Hex(r.input_type == FlatType::kString   ? v.s
-                              : r.input_type == FlatType::kDouble ? std::to_string(v.d)
-                                                                  : std::to_string(v.i)));
+        v.SetString(Hash(r.input_type == FlatType::kString   ? v.s
+                         : r.input_type == FlatType::kDouble ? std::to_string(v.d)
+                                                             : std::to_string(v.i)));
         break;
       case MaskOp::kRedact:
       case MaskOp::kDrop:

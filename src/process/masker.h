@@ -6,13 +6,16 @@
 // curated column types. One Masker per worker thread (it caches pseudonyms).
 #pragma once
 
-#include <absl/container/node_hash_map.h>
+#include <absl/container/flat_hash_map.h>
 #include <re2/re2.h>
 
+#include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/sha256.h"
 #include "common/status.h"
 #include "process/flat_row.h"
 #include "process/process_config.h"
@@ -23,8 +26,37 @@ inline constexpr double kEarthRadiusMeters =
     6371008.8;  // mean radius (IUGG), also used by the oracle
 
 // Operators as functions, for tests and for the Masker.
+// The first `hex_chars` hex digits of HMAC-SHA256(key, value): a pseudonym.
 std::string HmacSha256Hex(std::string_view key, std::string_view value, size_t hex_chars = 32);
-std::string Sha256Hex(std::string_view value);
+using ::inlet::Sha256Hex;
+
+// A bounded memo of a pure function of a string, for the keyed pseudonym and
+// the hash: the same values come back event after event (a person's id, their
+// e-mail). Two generations of at most `capacity` entries each: when the
+// current one is full it becomes the old one, and a value found in the old
+// one moves back, so the values in use stay while memory stays bounded.
+template <class V>
+class BoundedMemo {
+ public:
+  explicit BoundedMemo(size_t capacity) : capacity_(capacity) {}
+  template <class F>
+  V Get(std::string_view key, F&& compute) {
+    const absl::string_view k(key.data(), key.size());  // absl's, for the maps' lookups
+    if (auto it = now_.find(k); it != now_.end()) return it->second;
+    auto old = old_.find(k);
+    const V value = old != old_.end() ? old->second : compute(key);
+    if (now_.size() >= capacity_) {
+      old_ = std::move(now_);
+      now_.clear();
+    }
+    now_.emplace(std::string(key), value);
+    return value;
+  }
+
+ private:
+  size_t capacity_;
+  absl::flat_hash_map<std::string, V> now_, old_;
+};
 // Keeps the first `first` and last `last` characters (UTF-8 code points), '*'
 // for the others; a value of at most first+last characters is masked whole.
 std::string PartialMask(std::string_view value, uint32_t first, uint32_t last);
@@ -79,7 +111,8 @@ class Masker {
     FlatType input_type = FlatType::kString;
   };
   Masker() = default;
-  const std::string& Pseudonym(const std::string& value);
+  std::string Pseudonym(std::string_view value);
+  std::string Hash(std::string_view value);
 
   std::vector<Rule> rules_;
   std::vector<FlatColumn> output_columns_;
@@ -89,7 +122,12 @@ class Masker {
   std::string key_;
   AgeBands bands_{{}};
   std::unique_ptr<PiiDetector> pii_;
-  absl::node_hash_map<std::string, std::string> pseudonyms_;  // bounded cache
+  std::optional<HmacSha256> hmac_;  // the pseudonym key, its pads hashed once
+  // Digests rather than their hex, to keep the memos small: about 60 bytes an
+  // entry (plus ids longer than 15 bytes), up to 2 x 64Ki pseudonyms and
+  // 2 x 32Ki hashes per worker.
+  BoundedMemo<std::array<uint8_t, 16>> pseudonyms_{1 << 16};
+  BoundedMemo<Sha256Digest> hashes_{1 << 15};
 };
 
 }  // namespace inlet::process

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/thread_name.h"
 #include "process/autoscaler.h"
 #include "process/event_processor.h"
 
@@ -120,7 +121,10 @@ struct ProcessingService::Pool {
     while (workers.size() < n) {
       auto w = std::make_unique<WorkerThread>();
       WorkerThread* raw = w.get();
-      w->thread = std::thread([this, raw] { RunWorker(raw); });
+      w->thread = std::thread([this, raw, n = workers.size()] {
+        SetThreadName("proc-" + std::to_string(n) + ":" + config.name);
+        RunWorker(raw);
+      });
       workers.push_back(std::move(w));
     }
     while (workers.size() > n) {
@@ -226,7 +230,10 @@ Status ProcessingService::Start() {
     spdlog::info("processor {}: started {} worker(s) on subscription {}", pool->config.name,
                  pool->workers.size(), pool->config.subscription);
   }
-  control_->thread = std::thread([this] { ControlLoop(); });
+  control_->thread = std::thread([this] {
+    SetThreadName("proc-control");
+    ControlLoop();
+  });
   return Status::Ok();
 }
 

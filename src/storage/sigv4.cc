@@ -1,11 +1,9 @@
 #include "storage/sigv4.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <map>
+
+#include "common/sha256.h"
 
 namespace inlet::storage::sigv4 {
 
@@ -46,28 +44,12 @@ std::string CanonicalHeaderValue(std::string_view v) {
 }  // namespace
 
 std::string HexEncode(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return HexLower(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<const char*>(out), len);
+  const Sha256Digest d = ::inlet::HmacSha256(key).Mac(data);
+  return std::string(d.begin(), d.end());
 }
 
 std::string UriEncode(std::string_view s, bool keep_slash) {

@@ -1,6 +1,6 @@
 // AWS Signature Version 4 for S3 requests (header-based, single-chunk signed
 // payload): canonical request, string to sign, signing key and the
-// Authorization header. Pure functions over OpenSSL's SHA-256/HMAC; no state,
+// Authorization header. Pure functions over common/sha256.h; no state,
 // thread-safe.
 #pragma once
 
@@ -10,12 +10,14 @@
 #include <utility>
 #include <vector>
 
+#include "common/sha256.h"
+
 namespace inlet::storage::sigv4 {
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
 // Lowercase hex of SHA-256(data).
-std::string Sha256Hex(std::string_view data);
+using ::inlet::Sha256Hex;
 // Raw 32-byte HMAC-SHA256(key, data).
 std::string HmacSha256(std::string_view key, std::string_view data);
 std::string HexEncode(std::string_view bytes);

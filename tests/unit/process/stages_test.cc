@@ -166,6 +166,27 @@ TEST(AgeBandsTest, Labels) {
   EXPECT_EQ(b.labels()[b.Band(130)], "65+");
 }
 
+TEST(BoundedMemoTest, ComputesEachValueOnceAndKeepsTheValuesInUseWithinItsBound) {
+  BoundedMemo<std::string> memo(2);
+  int computed = 0;
+  auto upper = [&](std::string_view v) {
+    ++computed;
+    std::string s(v);
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  EXPECT_EQ(memo.Get("a", upper), "A");
+  EXPECT_EQ(memo.Get("b", upper), "B");
+  EXPECT_EQ(memo.Get("a", upper), "A");
+  EXPECT_EQ(computed, 2);
+  EXPECT_EQ(memo.Get("c", upper), "C");  // full: {a, b} becomes the old generation
+  EXPECT_EQ(memo.Get("a", upper), "A");  // found in the old one, moved back
+  EXPECT_EQ(computed, 3);
+  EXPECT_EQ(memo.Get("d", upper), "D");  // full again: {c, a} is old, b is gone
+  EXPECT_EQ(memo.Get("b", upper), "B");
+  EXPECT_EQ(computed, 5);
+}
+
 TEST(MaskerTest, Operators) {
   EXPECT_EQ(HmacSha256Hex("key", "alice"), HmacSha256Hex("key", "alice"));
   EXPECT_NE(HmacSha256Hex("key", "alice"), HmacSha256Hex("key2", "alice"));
