@@ -165,7 +165,8 @@ Status EmbeddedSubscription::Collect(const FetchOptions& options, int64_t now_us
     size_t want =
         std::min(options.max_messages - out->size(), config_.max_unacked - window_.size());
     std::vector<Message> msgs;
-    out->reserve(out->size() + std::min<size_t>(want, 16384));
+    out->reserve(out->size() +
+                 std::min<uint64_t>({want, log_->last_durable_seq() - next_ + 1, 16384}));
     INLET_RETURN_IF_ERROR(log_->Read(
         next_, want, options.max_bytes - std::min(bytes, options.max_bytes), &msgs, &hint_));
     for (Message& msg : msgs) {

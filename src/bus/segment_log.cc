@@ -441,7 +441,9 @@ Status SegmentLog::Read(uint64_t from, size_t max_records, size_t max_bytes,
   const size_t record_bytes = std::max<uint64_t>(64, record_bytes_.load(std::memory_order_relaxed));
   size_t got = 0, bytes = 0;
   ReadBuffer buf;
-  out->reserve(out->size() + std::min<size_t>(max_records, 16384));
+  if (from <= durable) {  // for the records there are, at most 16Ki
+    out->reserve(out->size() + std::min<uint64_t>({max_records, durable - from + 1, 16384}));
+  }
   while (got < max_records && from <= durable) {
     std::shared_ptr<Segment> seg = FindSegment(from);
     if (!seg) break;

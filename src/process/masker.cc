@@ -228,8 +228,7 @@ Result<std::unique_ptr<Masker>> Masker::Create(const MaskingConfig& config,
                                                const std::vector<int>& age_bands, std::string key) {
   auto m = std::unique_ptr<Masker>(new Masker());
   m->bands_ = AgeBands(age_bands);
-  m->key_ = std::move(key);
-  if (!m->key_.empty()) m->hmac_.emplace(m->key_);
+  if (!key.empty()) m->hmac_.emplace(key);  // only the pads derived from the key are kept
   m->key_id_ = config.key_id;
   auto index = [&](const std::string& name) {
     for (size_t i = 0; i < flat_columns.size(); ++i) {
@@ -248,7 +247,7 @@ Result<std::unique_ptr<Masker>> Masker::Create(const MaskingConfig& config,
     rule.input_type = t;
     switch (r.op) {
       case MaskOp::kPseudonym:
-        if (m->key_.empty())
+        if (!m->hmac_)
           return Status::InvalidArgument("masking: pseudonym of '" + r.column + "' needs a key");
         m->records_key_id_ = true;
         t = FlatType::kString;

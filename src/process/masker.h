@@ -119,15 +119,16 @@ class Masker {
   std::vector<int> output_sources_;
   bool records_key_id_ = false;
   std::string key_id_;
-  std::string key_;
   AgeBands bands_{{}};
   std::unique_ptr<PiiDetector> pii_;
   std::optional<HmacSha256> hmac_;  // the pseudonym key, its pads hashed once
-  // Digests rather than their hex, to keep the memos small: about 60 bytes an
-  // entry (plus ids longer than 15 bytes), up to 2 x 64Ki pseudonyms and
-  // 2 x 32Ki hashes per worker.
-  BoundedMemo<std::array<uint8_t, 16>> pseudonyms_{1 << 16};
-  BoundedMemo<Sha256Digest> hashes_{1 << 15};
+  // Digests rather than their hex, to keep the memos small. The capacities
+  // are 7/8 of a power of two, absl's largest load: a full generation fills
+  // 64Ki slots of 49 bytes (pseudonyms) or 32Ki slots of 65 bytes (hashes),
+  // so the four tables take about 11 MB per worker, plus the ids and e-mails
+  // longer than 15 bytes (about 48 bytes each: up to about 8 MB more).
+  BoundedMemo<std::array<uint8_t, 16>> pseudonyms_{57344};
+  BoundedMemo<Sha256Digest> hashes_{28672};
 };
 
 }  // namespace inlet::process
