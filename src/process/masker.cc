@@ -61,6 +61,18 @@ std::optional<std::string> TruncateIp(std::string_view ip, uint32_t v4_prefix, u
     else if (keep < 8)
       addr[i] &= static_cast<unsigned char>(0xFF << (8 - keep));
   }
+  if (family == AF_INET) {  // dotted quad by hand: inet_ntop formats through sprintf
+    std::string out;
+    out.reserve(15);
+    for (size_t i = 0; i < 4; ++i) {
+      if (i > 0) out.push_back('.');
+      const unsigned v = addr[i];
+      if (v >= 100) out.push_back(static_cast<char>('0' + v / 100));
+      if (v >= 10) out.push_back(static_cast<char>('0' + v / 10 % 10));
+      out.push_back(static_cast<char>('0' + v % 10));
+    }
+    return out;
+  }
   char out[INET6_ADDRSTRLEN];
   if (!inet_ntop(family, addr, out, sizeof out)) return std::nullopt;
   return std::string(out);

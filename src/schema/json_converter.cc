@@ -244,6 +244,19 @@ class SeenSet {
   std::vector<uint8_t>* spill_;
 };
 
+// The key of `field` as written when it has no escape (no copy), else
+// unescaped by simdjson. A key token always ends with a quote (stage 1).
+simdjson::error_code ReadKey(od::field& field, std::string_view* key) {
+  const char* raw = field.key().raw();
+  const char* p = raw;
+  while (*p != '"' && *p != '\\') ++p;
+  if (*p == '"') {
+    *key = std::string_view(raw, static_cast<size_t>(p - raw));
+    return simdjson::SUCCESS;
+  }
+  return field.unescaped_key().get(*key);
+}
+
 void PushPathKey(std::string_view key, std::vector<std::string>* path) {
   bool plain = !key.empty();
   for (char c : key) {
@@ -314,10 +327,13 @@ bool RecordConverter::Convert(std::string_view json, ColumnBatch* batch, ColumnV
   SeenSet seen(root_.names.size(), &seen_);
   int hint = 0;
   for (auto field_result : object) {
-    od::field field;
     std::string_view key;
-    if (std::move(field_result).get(field) != simdjson::SUCCESS ||
-        field.unescaped_key().get(key) != simdjson::SUCCESS) {
+    if (field_result.error() != simdjson::SUCCESS) {
+      Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
+      return fail();
+    }
+    od::field& field = field_result.value_unsafe();  // no copy of the field
+    if (ReadKey(field, &key) != simdjson::SUCCESS) {
       Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
       return fail();
     }
@@ -388,7 +404,7 @@ bool RecordConverter::Convert(std::string_view json, ColumnBatch* batch, ColumnV
   return true;
 }
 
-bool RecordConverter::ConvertValue(const Node& node, od::value value, ColumnVector* out) {
+bool RecordConverter::ConvertValue(const Node& node, od::value& value, ColumnVector* out) {
   od::json_type t;
   if (value.type().get(t) != simdjson::SUCCESS) {
     return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
@@ -486,18 +502,42 @@ bool RecordConverter::ConvertValue(const Node& node, od::value value, ColumnVect
     return Fail(ConversionErrorCode::kTypeMismatch,
                 "expected " + node.type->ToString() + ", got a boolean");
   }
-  // A number: parse its text ourselves so that every type sees the exact digits.
-  return ConvertScalarText(node, TrimRight(value.raw_json_token()), false, out);
+  // A number. Doubles and integers take simdjson's parsers (correctly
+  // rounded, exact); anything else, and every error, the number's own text,
+  // so that strings and decimals keep the exact digits.
+  std::string_view text = TrimRight(value.raw_json_token());
+  if (kind == TypeKind::kDouble) {
+    double d;
+    if (value.get_double().get(d) == simdjson::SUCCESS) {
+      out->AppendDouble(d);
+      return true;
+    }
+  } else if (kind == TypeKind::kBigint || kind == TypeKind::kInt) {
+    int64_t v;
+    if (value.get_int64().get(v) == simdjson::SUCCESS) {
+      if (kind == TypeKind::kBigint) {
+        out->AppendInt64(v);
+        return true;
+      }
+      if (v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max()) {
+        out->AppendInt32(static_cast<int32_t>(v));
+        return true;
+      }
+    }
+  }
+  return ConvertScalarText(node, text, false, out);
 }
 
 bool RecordConverter::ConvertObject(const Node& node, od::object object, ColumnVector* out) {
   SeenSet seen(node.names.size(), &seen_);
   int hint = 0;
   for (auto field_result : object) {
-    od::field field;
     std::string_view key;
-    if (std::move(field_result).get(field) != simdjson::SUCCESS ||
-        field.unescaped_key().get(key) != simdjson::SUCCESS) {
+    if (field_result.error() != simdjson::SUCCESS) {
+      return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
+    }
+    od::field& field = field_result.value_unsafe();  // no copy of the field
+    if (ReadKey(field, &key) != simdjson::SUCCESS) {
       return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
     }
     int i = node.Find(key, hint);

@@ -84,7 +84,7 @@ class RecordConverter {
   };
 
  private:
-  bool ConvertValue(const Node& node, simdjson::ondemand::value value, ColumnVector* out);
+  bool ConvertValue(const Node& node, simdjson::ondemand::value& value, ColumnVector* out);
   bool ConvertObject(const Node& node, simdjson::ondemand::object object, ColumnVector* out);
   bool ConvertMapKey(const Node& node, std::string_view key, ColumnVector* out);
   bool ConvertScalarText(const Node& node, std::string_view text, bool quoted, ColumnVector* out);

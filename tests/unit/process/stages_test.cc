@@ -200,6 +200,9 @@ TEST(MaskerTest, Operators) {
   EXPECT_EQ(PartialMask("ab", 1, 1), "**");
   EXPECT_EQ(PartialMask("élodie", 2, 0), "él****");
   EXPECT_EQ(TruncateIp("192.168.7.9", 24, 48), "192.168.7.0");
+  EXPECT_EQ(TruncateIp("10.0.255.99", 16, 48), "10.0.0.0");
+  EXPECT_EQ(TruncateIp("203.99.100.250", 30, 48), "203.99.100.248");
+  EXPECT_EQ(TruncateIp("255.255.255.255", 32, 48), "255.255.255.255");
   EXPECT_EQ(TruncateIp("2001:db8:abcd:12::1", 24, 48), "2001:db8:abcd::");
   EXPECT_FALSE(TruncateIp("nope", 24, 48).has_value());
   const int64_t t = 1'700'000'123'456'789;  // 2023-11-14T22:15:23.456789Z

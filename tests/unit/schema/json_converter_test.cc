@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+
 namespace inlet::schema {
 namespace {
 
@@ -135,6 +138,36 @@ TEST_F(ConverterTest, ErrorsCarryCodeAndPath) {
   EXPECT_EQ(batch_.column(9)->child(0)->size(), 1u);
   EXPECT_EQ(batch_.column(9)->child(0)->StringAt(0), "q");
   EXPECT_EQ(extra_.size(), 2u);
+}
+
+// Keys are matched as written when they hold no escape and unescaped when they
+// do; numbers go through simdjson's parsers with a fallback to their text.
+TEST_F(ConverterTest, EscapedKeysAndNumberEdges) {
+  ASSERT_TRUE(Convert(R"({"i\u0064":"esc","de\u0076ice":{"o\u0073":"linux"},"a\"b":1})"))
+      << error_.ToString();
+  EXPECT_EQ(batch_.column(0)->StringAt(0), "esc");
+  EXPECT_EQ(batch_.column(8)->child(0)->StringAt(0), "linux");
+  EXPECT_EQ(extra_.StringAt(0), R"({"a\"b":1})");
+  ExpectError(R"({"id":"a","i\u0064":"b"})", ConversionErrorCode::kDuplicateField, "$.id");
+  ExpectError(R"({"id":"a","device":{"os":"x","v\u0065r":"nine"}})",
+              ConversionErrorCode::kTypeMismatch, "$.device.ver");
+
+  ASSERT_TRUE(Convert(R"({"id":"n","n":-9223372036854775808,"small":2147483647,"score":0.1})"));
+  EXPECT_EQ(batch_.column(1)->int64_data()[1], INT64_MIN);
+  EXPECT_EQ(batch_.column(2)->int32_data()[1], 2147483647);
+  EXPECT_EQ(batch_.column(3)->double_data()[1], 0.1);
+  ASSERT_TRUE(Convert(R"({"id":"n","n":3.0,"small":-2147483648,"score":1.7976931348623157e308})"));
+  EXPECT_EQ(batch_.column(1)->int64_data()[2], 3);
+  EXPECT_EQ(batch_.column(2)->int32_data()[2], -2147483648);
+  EXPECT_EQ(batch_.column(3)->double_data()[2], 1.7976931348623157e308);
+  ASSERT_TRUE(Convert(R"({"id":"n","n":1e3,"score":-0.0,"price":0.005})"));
+  EXPECT_EQ(batch_.column(1)->int64_data()[3], 1000);
+  EXPECT_TRUE(std::signbit(batch_.column(3)->double_data()[3]));
+  EXPECT_EQ(static_cast<int64_t>(batch_.column(7)->decimal_data()[3]), 1);  // exact digits
+  ExpectError(R"({"id":"a","small":2147483648})", ConversionErrorCode::kOutOfRange, "$.small");
+  ExpectError(R"({"id":"a","score":1e400})", ConversionErrorCode::kOutOfRange, "$.score");
+  ExpectError(R"({"id":"a","n":9223372036854775808})", ConversionErrorCode::kOutOfRange, "$.n");
+  EXPECT_EQ(batch_.rows(), 4u);
 }
 
 TEST_F(ConverterTest, ErrorToStringIsReadable) {
