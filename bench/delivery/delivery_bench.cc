@@ -122,10 +122,13 @@ void Bench(const char* metric, double value, const char* unit, const char* basel
 
 int main(int argc, char** argv) {
   size_t events = 1'000'000;
-  bool stream_only = false;  // for profiling the stream alone
+  bool stream_only = false;   // for profiling the stream alone
+  int compression_level = 0;  // --compression-level N: the stream's zstd level (0: default)
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--events") == 0 && i + 1 < argc) events = std::stoull(argv[i + 1]);
     if (std::strcmp(argv[i], "--stream-only") == 0) stream_only = true;
+    if (std::strcmp(argv[i], "--compression-level") == 0 && i + 1 < argc)
+      compression_level = std::atoi(argv[i + 1]);
   }
   fs::path dir = fs::temp_directory_path() / ("inlet-bench-delivery-" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -172,6 +175,7 @@ int main(int argc, char** argv) {
     c.max_buffered_bytes = 512ull << 20;
     c.max_file_bytes = 512ull << 20;
     c.fetch_max_messages = 10000;
+    c.compression_level = compression_level;
     VectorConsumer consumer(&messages);
     delivery::DeliveryStreamOptions o;
     o.fetch_wait = bus::Millis(0);

@@ -194,7 +194,26 @@ int RecordConverter::Node::Find(std::string_view key, int hint) const {
   return -1;
 }
 
+int RecordConverter::Node::FindRaw(const char* raw, const char* end, int hint) const {
+  const int n = static_cast<int>(names.size());
+  for (int k = 0; k < n; ++k) {
+    int i = hint + k;
+    if (i >= n) i -= n;
+    const std::string& name = names[i];
+    // The raw key spells `name` exactly when its bytes match and a quote
+    // follows: a quote inside a key is escaped, and `name` has no backslash.
+    if (plain[i] && static_cast<size_t>(end - raw) > name.size() && raw[name.size()] == '"' &&
+        std::memcmp(raw, name.data(), name.size()) == 0)
+      return i;
+  }
+  return -1;
+}
+
 namespace {
+
+bool IsPlainName(std::string_view name) {
+  return name.find_first_of("\\\"") == std::string_view::npos;
+}
 
 RecordConverter::Node BuildNode(const DataType* type) {
   RecordConverter::Node node;
@@ -203,6 +222,7 @@ RecordConverter::Node BuildNode(const DataType* type) {
     case TypeKind::kStruct:
       for (const Field& f : type->fields) {
         node.names.push_back(f.name);
+        node.plain.push_back(IsPlainName(f.name));
         node.children.push_back(BuildNode(f.type.get()));
       }
       break;
@@ -277,6 +297,7 @@ RecordConverter::RecordConverter(const TableSchema* schema, ConverterOptions opt
     : schema_(schema), options_(options) {
   for (const Column& c : schema->columns) {
     root_.names.push_back(c.name);
+    root_.plain.push_back(IsPlainName(c.name));
     root_.children.push_back(BuildNode(c.type.get()));
     root_.required.push_back(c.required);
   }
@@ -307,6 +328,7 @@ bool RecordConverter::Convert(std::string_view json, ColumnBatch* batch, ColumnV
   };
   padded_.resize(json.size() + simdjson::SIMDJSON_PADDING);
   std::memcpy(padded_.data(), json.data(), json.size());
+  doc_end_ = padded_.data() + json.size();
   od::document doc;
   if (parser_.iterate(padded_.data(), json.size(), padded_.size()).get(doc) != simdjson::SUCCESS) {
     Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
@@ -333,11 +355,16 @@ bool RecordConverter::Convert(std::string_view json, ColumnBatch* batch, ColumnV
       return fail();
     }
     od::field& field = field_result.value_unsafe();  // no copy of the field
-    if (ReadKey(field, &key) != simdjson::SUCCESS) {
-      Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
-      return fail();
+    int i = root_.FindRaw(field.key().raw(), doc_end_, hint);
+    if (i >= 0) {
+      key = root_.names[i];
+    } else {
+      if (ReadKey(field, &key) != simdjson::SUCCESS) {
+        Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
+        return fail();
+      }
+      i = root_.Find(key, hint);
     }
-    int i = root_.Find(key, hint);
     if (i < 0) {
       if (keep_extra) {
         od::value v = field.value();
@@ -537,10 +564,15 @@ bool RecordConverter::ConvertObject(const Node& node, od::object object, ColumnV
       return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
     }
     od::field& field = field_result.value_unsafe();  // no copy of the field
-    if (ReadKey(field, &key) != simdjson::SUCCESS) {
-      return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
+    int i = node.FindRaw(field.key().raw(), doc_end_, hint);
+    if (i >= 0) {
+      key = node.names[i];
+    } else {
+      if (ReadKey(field, &key) != simdjson::SUCCESS) {
+        return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
+      }
+      i = node.Find(key, hint);
     }
-    int i = node.Find(key, hint);
     if (i < 0) continue;  // unknown nested keys are not part of the table
     hint = i + 1;
     if (!seen.Insert(i)) {

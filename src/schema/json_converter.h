@@ -80,7 +80,14 @@ class RecordConverter {
     std::vector<std::string> names;  // kStruct field names / top-level column names
     std::vector<Node> children;      // kStruct fields, kArray element, kMap key + value
     std::vector<bool> required;      // top level only
+    std::vector<bool> plain;         // per name: no quote or backslash in it
+    // The index of `key` in names, trying `hint` first; -1 if absent.
     int Find(std::string_view key, int hint) const;
+    // The same for a key as written in the JSON (`raw`: the bytes after its
+    // opening quote; `end`: the end of the document), with no unescaping and
+    // no scan for the key's end; -1 for an unknown key or one written with
+    // escapes (then Find on the unescaped key decides).
+    int FindRaw(const char* raw, const char* end, int hint) const;
   };
 
  private:
@@ -96,6 +103,7 @@ class RecordConverter {
   Node root_;
   simdjson::ondemand::parser parser_;
   std::string padded_;
+  const char* doc_end_ = nullptr;  // end of the JSON in padded_
   std::string extra_;
   std::vector<uint8_t> seen_;
   std::vector<std::string> reverse_path_;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 
 namespace inlet::schema {
 namespace {
@@ -168,6 +169,23 @@ TEST_F(ConverterTest, EscapedKeysAndNumberEdges) {
   ExpectError(R"({"id":"a","score":1e400})", ConversionErrorCode::kOutOfRange, "$.score");
   ExpectError(R"({"id":"a","n":9223372036854775808})", ConversionErrorCode::kOutOfRange, "$.n");
   EXPECT_EQ(batch_.rows(), 4u);
+}
+
+// Names that share their first bytes, in any key order, find their own column.
+TEST(ConverterKeysTest, NamesWithACommonPrefix) {
+  TableSchema s;
+  s.database = "raw";
+  s.name = "t";
+  for (const char* name : {"attribute_one", "attribute_two", "attr", "attribute", "a"})
+    s.columns.push_back(Column{name, *ParseType("string")});
+  RecordConverter converter(&s);
+  ColumnBatch batch(&s);
+  ConversionError error;
+  ASSERT_TRUE(converter.Convert(
+      R"({"a":"5","attribute":"4","attr":"3","attribute_two":"2","attribute_one":"1","attribute_x":"no"})",
+      &batch, nullptr, &error))
+      << error.ToString();
+  for (int c = 0; c < 5; ++c) EXPECT_EQ(batch.column(c)->StringAt(0), std::to_string(c + 1));
 }
 
 TEST_F(ConverterTest, ErrorToStringIsReadable) {
