@@ -47,7 +47,8 @@ class BoundedMemo {
     const V value = old != old_.end() ? old->second : compute(key);
     if (now_.size() >= capacity_) {
       old_ = std::move(now_);
-      now_.clear();
+      now_ = {};
+      now_.reserve(capacity_);  // it will fill again: no rehash on the way
     }
     now_.emplace(std::string(key), value);
     return value;
