@@ -303,6 +303,18 @@ RecordConverter::RecordConverter(const TableSchema* schema, ConverterOptions opt
   }
 }
 
+bool RecordConverter::Lookup(const Node& node, od::field& field, int hint, int* index,
+                             std::string_view* key) const {
+  *index = node.FindRaw(field.key().raw(), doc_end_, hint);
+  if (*index >= 0) {
+    *key = node.names[*index];
+    return true;
+  }
+  if (ReadKey(field, key) != simdjson::SUCCESS) return false;
+  *index = node.Find(*key, hint);
+  return true;
+}
+
 bool RecordConverter::Fail(ConversionErrorCode code, std::string message) {
   error_->code = code;
   error_->message = std::move(message);
@@ -355,15 +367,10 @@ bool RecordConverter::Convert(std::string_view json, ColumnBatch* batch, ColumnV
       return fail();
     }
     od::field& field = field_result.value_unsafe();  // no copy of the field
-    int i = root_.FindRaw(field.key().raw(), doc_end_, hint);
-    if (i >= 0) {
-      key = root_.names[i];
-    } else {
-      if (ReadKey(field, &key) != simdjson::SUCCESS) {
-        Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
-        return fail();
-      }
-      i = root_.Find(key, hint);
+    int i;
+    if (!Lookup(root_, field, hint, &i, &key)) {
+      Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
+      return fail();
     }
     if (i < 0) {
       if (keep_extra) {
@@ -564,14 +571,9 @@ bool RecordConverter::ConvertObject(const Node& node, od::object object, ColumnV
       return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
     }
     od::field& field = field_result.value_unsafe();  // no copy of the field
-    int i = node.FindRaw(field.key().raw(), doc_end_, hint);
-    if (i >= 0) {
-      key = node.names[i];
-    } else {
-      if (ReadKey(field, &key) != simdjson::SUCCESS) {
-        return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
-      }
-      i = node.Find(key, hint);
+    int i;
+    if (!Lookup(node, field, hint, &i, &key)) {
+      return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
     }
     if (i < 0) continue;  // unknown nested keys are not part of the table
     hint = i + 1;

@@ -93,6 +93,10 @@ class RecordConverter {
  private:
   bool ConvertValue(const Node& node, simdjson::ondemand::value& value, ColumnVector* out);
   bool ConvertObject(const Node& node, simdjson::ondemand::object object, ColumnVector* out);
+  // The index in node.names of `field`'s key (-1 when unknown) and the key
+  // itself; false when the key cannot be read.
+  bool Lookup(const Node& node, simdjson::ondemand::field& field, int hint, int* index,
+              std::string_view* key) const;
   bool ConvertMapKey(const Node& node, std::string_view key, ColumnVector* out);
   bool ConvertScalarText(const Node& node, std::string_view text, bool quoted, ColumnVector* out);
   bool Fail(ConversionErrorCode code, std::string message);
