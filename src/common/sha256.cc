@@ -5,6 +5,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace inlet {
@@ -25,15 +26,20 @@ Sha256Digest Sha256(std::string_view data) {
   return out;
 }
 
-std::string HexLower(const uint8_t* bytes, size_t n, size_t max_chars) {
+void HexLowerTo(const uint8_t* bytes, size_t n, std::string* out, size_t max_chars) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(n * 2, '\0');
-  char* o = out.data();
-  for (size_t i = 0; i < n; ++i) {
-    o[2 * i] = kHex[bytes[i] >> 4];
-    o[2 * i + 1] = kHex[bytes[i] & 15];
+  const size_t chars = std::min(n * 2, max_chars);
+  out->resize(chars);
+  char* o = out->data();
+  for (size_t c = 0; c < chars; ++c) {
+    const uint8_t b = bytes[c / 2];
+    o[c] = kHex[c % 2 == 0 ? b >> 4 : b & 15];
   }
-  if (out.size() > max_chars) out.resize(max_chars);
+}
+
+std::string HexLower(const uint8_t* bytes, size_t n, size_t max_chars) {
+  std::string out;
+  HexLowerTo(bytes, n, &out, max_chars);
   return out;
 }
 

@@ -24,6 +24,8 @@ std::string Sha256Hex(std::string_view data);
 
 // Lowercase hex of bytes[0, n), cut to at most `max_chars` characters.
 std::string HexLower(const uint8_t* bytes, size_t n, size_t max_chars = SIZE_MAX);
+// The same into *out, replacing its contents and reusing its capacity.
+void HexLowerTo(const uint8_t* bytes, size_t n, std::string* out, size_t max_chars = SIZE_MAX);
 
 // HMAC-SHA256 with one key, for many messages.
 class HmacSha256 {

@@ -310,19 +310,19 @@ Result<std::unique_ptr<Masker>> Masker::Create(const MaskingConfig& config,
   return m;
 }
 
-std::string Masker::Pseudonym(std::string_view value) {
+void Masker::Pseudonym(std::string_view value, std::string* out) {
   const auto p = pseudonyms_.Get(value, [this](std::string_view v) {
     const Sha256Digest d = hmac_->Mac(v);
     std::array<uint8_t, 16> first;
     std::copy_n(d.begin(), first.size(), first.begin());
     return first;
   });
-  return HexLower(p.data(), p.size(), kPseudonymHexChars);
+  HexLowerTo(p.data(), p.size(), out, kPseudonymHexChars);  // after the last read of value
 }
 
-std::string Masker::Hash(std::string_view value) {
+void Masker::Hash(std::string_view value, std::string* out) {
   const Sha256Digest d = hashes_.Get(value, [](std::string_view v) { return Sha256(v); });
-  return HexLower(d.data(), d.size());
+  HexLowerTo(d.data(), d.size(), out);
 }
 
 void Masker::Apply(FlatRow* row) {
@@ -332,18 +332,23 @@ void Masker::Apply(FlatRow* row) {
     switch (r.rule.op) {
       case MaskOp::kPseudonym: {
         // Values of non-string columns are pseudonymised as their decimal text.
+        // The hex is written over the value in place (no string per event).
         if (r.input_type == FlatType::kString) {
-          v.SetString(Pseudonym(v.s));
+          Pseudonym(v.s, &v.s);
         } else {
-          v.SetString(Pseudonym(r.input_type == FlatType::kDouble ? std::to_string(v.d)
-                                                                  : std::to_string(v.i)));
+          Pseudonym(r.input_type == FlatType::kDouble ? std::to_string(v.d) : std::to_string(v.i),
+                    &v.s);
         }
+        v.valid = true;
         break;
       }
       case MaskOp::kHash:
-        v.SetString(Hash(r.input_type == FlatType::kString   ? v.s
-                         : r.input_type == FlatType::kDouble ? std::to_string(v.d)
-                                                             : std::to_string(v.i)));
+        if (r.input_type == FlatType::kString) {
+          Hash(v.s, &v.s);
+        } else {
+          Hash(r.input_type == FlatType::kDouble ? std::to_string(v.d) : std::to_string(v.i), &v.s);
+        }
+        v.valid = true;
         break;
       case MaskOp::kRedact:
       case MaskOp::kDrop:

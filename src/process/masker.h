@@ -112,8 +112,9 @@ class Masker {
     FlatType input_type = FlatType::kString;
   };
   Masker() = default;
-  std::string Pseudonym(std::string_view value);
-  std::string Hash(std::string_view value);
+  // The pseudonym / hash of `value` as hex into *out, which may hold `value`.
+  void Pseudonym(std::string_view value, std::string* out);
+  void Hash(std::string_view value, std::string* out);
 
   std::vector<Rule> rules_;
   std::vector<FlatColumn> output_columns_;

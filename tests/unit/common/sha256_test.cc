@@ -58,6 +58,11 @@ TEST(HexLowerTest, EncodesAndCuts) {
   EXPECT_EQ(HexLower(b, 4), "000fa5ff");
   EXPECT_EQ(HexLower(b, 4, 5), "000fa");
   EXPECT_EQ(HexLower(b, 0), "");
+  std::string out = "a longer value that the hex replaces";
+  HexLowerTo(b, 4, &out, 6);
+  EXPECT_EQ(out, "000fa5");
+  HexLowerTo(b, 2, &out);
+  EXPECT_EQ(out, "000f");
 }
 
 }  // namespace

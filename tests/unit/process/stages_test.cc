@@ -289,6 +289,38 @@ TEST(MaskerTest, RulesChangeCuratedTypesAndRecordTheKeyId) {
   EXPECT_FALSE(Masker::Create(mc, cols, {18}, "").ok());
 }
 
+// Pseudonyms and hashes are written over the value in place: from the memo
+// (second row) as from the HMAC (first), and for numbers as their text.
+TEST(MaskerTest, PseudonymAndHashReplaceTheValueInPlace) {
+  std::vector<FlatColumn> cols = {
+      {"user", FlatType::kString}, {"account", FlatType::kBigint}, {"email", FlatType::kString}};
+  MaskingConfig mc;
+  auto rule = [](const char* c, MaskOp op) {
+    MaskRule r;
+    r.column = c, r.op = op;
+    return r;
+  };
+  mc.rules = {rule("user", MaskOp::kPseudonym), rule("account", MaskOp::kPseudonym),
+              rule("email", MaskOp::kHash)};
+  auto m = Masker::Create(mc, cols, {18}, "key-of-the-test");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  for (int pass = 0; pass < 2; ++pass) {
+    FlatRow row;
+    row.values.resize(cols.size());
+    row.values[0].SetString("a-user-id-longer-than-the-32-hex-digits-of-a-pseudonym");
+    row.values[1].SetInt(42);
+    row.values[2].SetString("x@y.org");
+    (*m)->Apply(&row);
+    EXPECT_EQ(
+        row.values[0].s,
+        HmacSha256Hex("key-of-the-test", "a-user-id-longer-than-the-32-hex-digits-of-a-pseudonym"))
+        << pass;
+    EXPECT_EQ(row.values[1].s, HmacSha256Hex("key-of-the-test", "42")) << pass;
+    EXPECT_TRUE(row.values[1].valid);
+    EXPECT_EQ(row.values[2].s, Sha256Hex("x@y.org")) << pass;
+  }
+}
+
 std::vector<uint32_t> Find(const PoiIndex& index, double lat, double lon) {
   std::vector<uint32_t> out;
   index.Find(lat, lon, &out);
