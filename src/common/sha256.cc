@@ -31,10 +31,12 @@ void HexLowerTo(const uint8_t* bytes, size_t n, std::string* out, size_t max_cha
   const size_t chars = std::min(n * 2, max_chars);
   out->resize(chars);
   char* o = out->data();
-  for (size_t c = 0; c < chars; ++c) {
-    const uint8_t b = bytes[c / 2];
-    o[c] = kHex[c % 2 == 0 ? b >> 4 : b & 15];
+  const size_t whole = chars / 2;  // bytes written as two digits
+  for (size_t i = 0; i < whole; ++i) {
+    o[2 * i] = kHex[bytes[i] >> 4];
+    o[2 * i + 1] = kHex[bytes[i] & 15];
   }
+  if (chars % 2 != 0) o[chars - 1] = kHex[bytes[whole] >> 4];
 }
 
 std::string HexLower(const uint8_t* bytes, size_t n, size_t max_chars) {

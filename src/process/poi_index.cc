@@ -216,6 +216,8 @@ Result<std::unique_ptr<PoiIndex>> PoiIndex::Build(std::vector<Poi> pois) {
   std::set<int> levels;
   std::vector<std::pair<uint64_t, uint32_t>> entries;  // (cell, poi)
   std::vector<S2CellId> covering;
+  std::vector<Candidate> caps;
+  caps.reserve(pois.size());
   for (size_t i = 0; i < pois.size(); ++i) {
     const Poi& p = pois[i];
     S2Point centre = S2LatLng::FromDegrees(p.lat, p.lon).Normalized().ToPoint();
@@ -234,7 +236,8 @@ Result<std::unique_ptr<PoiIndex>> PoiIndex::Build(std::vector<Poi> pois) {
     coverer.GetCovering(S2Cap(centre, radius), &covering);
     for (S2CellId id : covering) entries.emplace_back(id.id(), static_cast<uint32_t>(i));
     levels.insert(level);
-    index->caps_.push_back({centre.x(), centre.y(), centre.z(), radius.length2()});
+    caps.push_back(
+        {centre.x(), centre.y(), centre.z(), radius.length2(), static_cast<uint32_t>(i)});
   }
   std::sort(entries.begin(), entries.end());
   index->candidates_.reserve(entries.size());
@@ -243,7 +246,7 @@ Result<std::unique_ptr<PoiIndex>> PoiIndex::Build(std::vector<Poi> pois) {
     size_t end = k;
     while (end < entries.size() && entries[end].first == entries[k].first) ++end;
     const uint64_t offset = index->candidates_.size();
-    for (size_t j = k; j < end; ++j) index->candidates_.push_back(entries[j].second);
+    for (size_t j = k; j < end; ++j) index->candidates_.push_back(caps[entries[j].second]);
     index->cells_.emplace(entries[k].first, offset << 32 | (end - k));
     k = end;
   }
@@ -262,12 +265,11 @@ void PoiIndex::Find(double lat, double lon, std::vector<uint32_t>* out) const {
   for (int level : levels_) {
     auto it = cells_.find(leaf.parent(level).id());
     if (it == cells_.end()) continue;
-    const uint32_t* c = candidates_.data() + (it->second >> 32);
+    const Candidate* c = candidates_.data() + (it->second >> 32);
     const uint32_t n = static_cast<uint32_t>(it->second);
     for (uint32_t k = 0; k < n; ++k) {
-      const Cap& cap = caps_[c[k]];
-      double dx = point.x() - cap.x, dy = point.y() - cap.y, dz = point.z() - cap.z;
-      if (dx * dx + dy * dy + dz * dz <= cap.max_chord2) out->push_back(c[k]);
+      double dx = point.x() - c[k].x, dy = point.y() - c[k].y, dz = point.z() - c[k].z;
+      if (dx * dx + dy * dy + dz * dz <= c[k].max_chord2) out->push_back(c[k].poi);
     }
   }
 }

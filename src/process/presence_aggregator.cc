@@ -289,19 +289,33 @@ std::string PresenceAggregator::Snapshot() const {
     for (const auto& [start, window] : shard->windows) {
       PutU64(static_cast<uint64_t>(start), &out);
       PutU64(window.person_entries, &out);
-      absl::flat_hash_map<uint64_t, std::vector<uint64_t>> persons;
-      for (const auto& [key, person] : window.seen) persons[key].push_back(person);
       PutU64(window.cells.size(), &out);
-      for (const auto& [key, cell] : window.cells) {
-        PutU64(key, &out);
-        PutU64(cell.events, &out);
-        auto it = persons.find(key);
-        if (it == persons.end()) {
-          PutU64(0, &out);
+      // Each cell with its persons: the (cell, person) pairs sorted by cell
+      // give every cell's persons as one run (one sort instead of a map of
+      // vectors, which allocated per cell).
+      std::vector<std::pair<uint64_t, uint64_t>> seen(window.seen.begin(), window.seen.end());
+      std::sort(seen.begin(), seen.end());
+      out.reserve(out.size() + 8 * (seen.size() + 3 * window.cells.size()));
+      for (size_t k = 0; k < seen.size();) {
+        const uint64_t key = seen[k].first;
+        size_t end = k;
+        while (end < seen.size() && seen[end].first == key) ++end;
+        auto cell = window.cells.find(key);
+        if (cell == window.cells.end()) {  // cannot happen: a pair is added with its cell
+          k = end;
           continue;
         }
-        PutU64(it->second.size(), &out);
-        for (uint64_t p : it->second) PutU64(p, &out);
+        PutU64(key, &out);
+        PutU64(cell->second.events, &out);
+        PutU64(end - k, &out);
+        for (; k < end; ++k) PutU64(seen[k].second, &out);
+      }
+      for (const auto& [key, cell] : window.cells) {  // cells without tracked persons
+        auto it = std::lower_bound(seen.begin(), seen.end(), std::pair<uint64_t, uint64_t>{key, 0});
+        if (it != seen.end() && it->first == key) continue;
+        PutU64(key, &out);
+        PutU64(cell.events, &out);
+        PutU64(0, &out);
       }
     }
   }

@@ -295,6 +295,24 @@ TEST(ExactlyOnceTest, WindowSnapshotRestoresCountsExactly) {
   for (size_t i = 0; i < wa.size(); ++i) EXPECT_EQ(wa[i].rows, wb[i].rows);
   EXPECT_FALSE(b.Restore(snap.substr(0, snap.size() - 3)).ok());
   EXPECT_FALSE(b.Restore("nonsense").ok());
+
+  // At max_persons_per_window, a shard's cells that only untracked persons
+  // reached have events and no persons: they survive a snapshot too.
+  AggregateConfig small = f.config.aggregate;
+  small.max_persons_per_window = 16;  // one per shard
+  PresenceAggregator c(index->get(), small), d(index->get(), small);
+  c.Add(in, late);
+  ASSERT_GT(c.Stats().persons_overflow, 0u);
+  ASSERT_TRUE(d.Restore(c.Snapshot()).ok());
+  EXPECT_EQ(d.Snapshot().size(), c.Snapshot().size());
+  auto wc = c.TakeReady(true, 0), wd = d.TakeReady(true, 0);
+  ASSERT_EQ(wc.size(), wd.size());
+  uint64_t events = 0;
+  for (size_t i = 0; i < wc.size(); ++i) {
+    EXPECT_EQ(wc[i].rows, wd[i].rows);
+    for (const PresenceRow& r : wd[i].rows) events += r.events;
+  }
+  EXPECT_EQ(events, in.size());  // every event, tracked person or not
 }
 
 TEST(ExactlyOnceTest, WindowJournalReplaysAddsExactly) {
