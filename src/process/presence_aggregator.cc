@@ -13,9 +13,10 @@ int64_t WallMicros() {
 }
 
 void PutU64(uint64_t v, std::string* out) {
-  char b[8];
+  const size_t at = out->size();
+  out->resize(at + 8);  // amortised: callers reserve
+  char* b = out->data() + at;
   for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 8);
 }
 
 // Journal records (little-endian u64 words): a block per Add starts with
@@ -311,8 +312,7 @@ std::string PresenceAggregator::Snapshot() const {
         for (; k < end; ++k) PutU64(seen[k].second, &out);
       }
       for (const auto& [key, cell] : window.cells) {  // cells without tracked persons
-        auto it = std::lower_bound(seen.begin(), seen.end(), std::pair<uint64_t, uint64_t>{key, 0});
-        if (it != seen.end() && it->first == key) continue;
+        if (cell.persons != 0) continue;                // (persons counts the cell's pairs)
         PutU64(key, &out);
         PutU64(cell.events, &out);
         PutU64(0, &out);
