@@ -170,6 +170,27 @@ void Fill(const ColumnVector& src, duckdb_vector dst, const uint32_t* rows, size
   }
 }
 
+// Copies the codes of rows[0..n) of an int column into an ENUM vector, whose
+// codes are 8, 16 or 32 bits wide by the size of its dictionary.
+void FillEnum(const ColumnVector& src, duckdb_vector dst, const uint32_t* rows, size_t n) {
+  WriteValidity(src, dst, rows, n);
+  duckdb_logical_type type = duckdb_vector_get_column_type(dst);
+  const duckdb_type internal = duckdb_enum_internal_type(type);
+  duckdb_destroy_logical_type(&type);
+  const int32_t* codes = src.int32_data();
+  void* out = duckdb_vector_get_data(dst);
+  for (size_t j = 0; j < n; ++j) {
+    const auto code = static_cast<uint32_t>(codes[rows[j]]);
+    if (internal == DUCKDB_TYPE_UTINYINT) {
+      static_cast<uint8_t*>(out)[j] = static_cast<uint8_t>(code);
+    } else if (internal == DUCKDB_TYPE_USMALLINT) {
+      static_cast<uint16_t*>(out)[j] = static_cast<uint16_t>(code);
+    } else {
+      static_cast<uint32_t*>(out)[j] = code;
+    }
+  }
+}
+
 std::string QuoteIdentifier(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
@@ -222,7 +243,14 @@ struct ParquetWriter::Impl {
   static void Bind(duckdb_bind_info info) {
     auto* self = static_cast<Impl*>(duckdb_bind_get_extra_info(info));
     for (const WriteColumn& c : self->columns) {
-      duckdb_logical_type t = MakeLogicalType(c.data->type());
+      duckdb_logical_type t;
+      if (c.labels.empty()) {
+        t = MakeLogicalType(c.data->type());
+      } else {
+        std::vector<const char*> names;
+        for (const std::string& l : c.labels) names.push_back(l.c_str());
+        t = duckdb_create_enum_type(names.data(), names.size());
+      }
       duckdb_bind_add_result_column(info, c.name.c_str(), t);
       duckdb_destroy_logical_type(&t);
     }
@@ -239,7 +267,12 @@ struct ParquetWriter::Impl {
     size_t n = std::min<size_t>(duckdb_vector_size(), self->rows.size() - state->position);
     const uint32_t* rows = self->rows.data() + state->position;
     for (size_t c = 0; c < self->columns.size(); ++c) {
-      Fill(*self->columns[c].data, duckdb_data_chunk_get_vector(output, c), rows, n);
+      duckdb_vector dst = duckdb_data_chunk_get_vector(output, c);
+      if (self->columns[c].labels.empty()) {
+        Fill(*self->columns[c].data, dst, rows, n);
+      } else {
+        FillEnum(*self->columns[c].data, dst, rows, n);
+      }
     }
     duckdb_data_chunk_set_size(output, n);
     state->position += n;
@@ -285,6 +318,18 @@ Result<uint64_t> ParquetWriter::Write(std::span<const WriteColumn> columns,
                                       std::span<const uint32_t> rows, const ParquetOptions& options,
                                       const std::filesystem::path& path) {
   if (columns.empty()) return Status::InvalidArgument("a Parquet file needs at least one column");
+  for (const WriteColumn& c : columns) {
+    if (c.labels.empty()) continue;
+    if (c.data->type().kind != TypeKind::kInt)
+      return Status::InvalidArgument("column " + c.name + ": labels need an int column of codes");
+    for (uint32_t r : rows) {
+      if (c.data->IsValid(r) && static_cast<uint32_t>(c.data->int32_data()[r]) >= c.labels.size()) {
+        return Status::InvalidArgument(
+            "column " + c.name + ": code " + std::to_string(c.data->int32_data()[r]) + " at row " +
+            std::to_string(r) + " has no label (" + std::to_string(c.labels.size()) + " labels)");
+      }
+    }
+  }
   impl_->columns = columns;
   impl_->rows = rows;
   std::string select;

@@ -23,6 +23,12 @@ struct WriteColumn {
   std::string name;
   const schema::ColumnVector* data = nullptr;
   bool json = false;  // a string column holding JSON text, written with the JSON logical type
+  // When not empty: `data` is an int column of codes into these labels, and
+  // the column is written as strings from a fixed dictionary (DuckDB ENUM;
+  // Parquet: a dictionary-encoded UTF-8 column holding every label), which
+  // costs no string copy or hash per row. For small vocabularies only: each
+  // file's dictionary holds all labels.
+  std::span<const std::string> labels;
 };
 
 struct ParquetOptions {

@@ -1,5 +1,6 @@
 #include "process/event_processor.h"
 
+#include <absl/container/flat_hash_map.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -86,6 +87,11 @@ std::atomic<uint64_t> g_stage_counter{0};
 
 }  // namespace
 
+// Columns of PoiPresenceSchema written from a dictionary of labels.
+constexpr size_t kPresenceCategory = 4, kPresenceAgeBand = 7, kPresenceGender = 8;
+// Most POI categories written from a dictionary (each file holds them all).
+constexpr size_t kMaxCategoryLabels = 256;
+
 schema::TableSchema PoiPresenceSchema() {
   schema::TableSchema t;
   t.database = "curated";
@@ -134,6 +140,14 @@ struct EventProcessor::Shared {
   int time_idx = -1, lat_idx = -1, lon_idx = -1, age_idx = -1, gender_idx = -1, person_idx = -1;
   int person_out = -1;  // person column in the masked row (same flat index)
   schema::TableSchema presence_schema = PoiPresenceSchema();
+  // How poi_presence files are built: as presence_schema, but the columns
+  // with a small vocabulary (age band, gender, and the POI category when the
+  // POI file has at most kMaxCategoryLabels of them) hold codes into
+  // presence_labels and are written from a fixed dictionary: no string copy
+  // or hash per row. Readers see strings either way.
+  schema::TableSchema presence_build_schema = PoiPresenceSchema();
+  std::vector<std::vector<std::string>> presence_labels;
+  std::vector<int32_t> poi_category_code;  // per POI, when the category is coded
   schema::TableSchema error_schema = RejectedEventsSchema();
   std::filesystem::path staging;
   std::unique_ptr<delivery::ParquetWriter> emit_writer;
@@ -228,6 +242,26 @@ Result<std::unique_ptr<EventProcessor>> EventProcessor::Create(const ProcessorCo
     if (!index.ok()) return index.status();
     p->poi_index_ = std::move(*index);
     p->aggregator_ = std::make_unique<PresenceAggregator>(p->poi_index_.get(), agg);
+    s.presence_labels.resize(s.presence_schema.columns.size());
+    auto code_column = [&s](size_t i, std::vector<std::string> labels) {
+      s.presence_build_schema.columns[i].type = TypeOf("int");
+      s.presence_labels[i] = std::move(labels);
+    };
+    code_column(kPresenceAgeBand, s.bands.labels());
+    code_column(kPresenceGender, {GenderLabel(0), GenderLabel(1), GenderLabel(2)});
+    std::vector<std::string> categories;
+    absl::flat_hash_map<std::string_view, int32_t> category_codes;
+    for (const Poi& poi : p->poi_index_->pois()) {
+      auto [it, added] =
+          category_codes.emplace(poi.category, static_cast<int32_t>(categories.size()));
+      if (added) categories.push_back(poi.category);
+      s.poi_category_code.push_back(it->second);
+    }
+    if (categories.size() <= kMaxCategoryLabels) {
+      code_column(kPresenceCategory, std::move(categories));
+    } else {
+      s.poi_category_code.clear();
+    }
   }
 
   if (!config.staging_dir.empty()) {
@@ -310,12 +344,16 @@ namespace {
 
 // Writes rows of `batch` as one Parquet file in `staging`, to be committed
 // under `key`.
+// `labels`, when given, has one entry per column: the dictionary of a column
+// of codes (delivery::WriteColumn::labels), or empty.
 Status StageParquet(delivery::ParquetWriter* writer, const schema::ColumnBatch& batch,
                     std::span<const uint32_t> rows, const std::filesystem::path& staging,
-                    std::string key, std::vector<std::pair<std::string, std::string>>* out) {
+                    std::string key, std::vector<std::pair<std::string, std::string>>* out,
+                    std::span<const std::vector<std::string>> labels = {}) {
   std::vector<delivery::WriteColumn> cols;
   for (size_t i = 0; i < batch.column_count(); ++i) {
     cols.push_back({batch.schema().columns[i].name, batch.column(i), false});
+    if (i < labels.size()) cols.back().labels = labels[i];
   }
   std::filesystem::path staged =
       staging / ("stage-" + std::to_string(getpid()) + "-" +
@@ -640,7 +678,8 @@ Result<size_t> EventProcessor::EmitReady(bool all) {
   }
   for (const auto& [day, list] : by_day) {
     if (!st.ok()) break;
-    schema::ColumnBatch batch(&s.presence_schema);
+    schema::ColumnBatch batch(&s.presence_build_schema);
+    const bool coded_category = !s.poi_category_code.empty();
     for (const EmittedWindow* w : list) {
       for (const PresenceRow& r : w->rows) {
         const Poi& poi = pois[r.poi];
@@ -648,11 +687,15 @@ Result<size_t> EventProcessor::EmitReady(bool all) {
         batch.column(1)->AppendInt64(w->start_us + window_us);
         batch.column(2)->AppendString(poi.id);
         batch.column(3)->AppendString(poi.name);
-        batch.column(4)->AppendString(poi.category);
+        if (coded_category) {
+          batch.column(kPresenceCategory)->AppendInt32(s.poi_category_code[r.poi]);
+        } else {
+          batch.column(kPresenceCategory)->AppendString(poi.category);
+        }
         batch.column(5)->AppendDouble(poi.lat);  // the POI's centre, for maps
         batch.column(6)->AppendDouble(poi.lon);
-        batch.column(7)->AppendString(s.bands.labels()[r.band]);
-        batch.column(8)->AppendString(GenderLabel(r.gender));
+        batch.column(kPresenceAgeBand)->AppendInt32(r.band);
+        batch.column(kPresenceGender)->AppendInt32(r.gender);
         batch.column(9)->AppendInt64(static_cast<int64_t>(r.persons));
         batch.column(10)->AppendInt64(static_cast<int64_t>(r.events));
         batch.CommitRow();
@@ -663,7 +706,7 @@ Result<size_t> EventProcessor::EmitReady(bool all) {
     std::string key = config_.aggregate.location + day + config_.StateName() + "-" +
                       CompactTime(list.front()->start_us) + "-" +
                       CompactTime(list.back()->start_us) + ".parquet";
-    st = StageParquet(s.emit_writer.get(), batch, rows, s.staging, key, &staged);
+    st = StageParquet(s.emit_writer.get(), batch, rows, s.staging, key, &staged, s.presence_labels);
     for (auto& [k, path] : staged) files.push_back({std::move(k), std::move(path)});
     staged.clear();
   }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 
 #include "duckdb_reader.h"
@@ -155,6 +156,60 @@ TEST(ParquetWriterTest, SelectedRowsAndCompressions) {
     EXPECT_EQ(db.Scalar("SELECT string_agg(v || s[1], ',') FROM '" + path + "'"), "1a1,4a4,9a9");
     EXPECT_EQ(db.Scalar("SELECT DISTINCT compression FROM parquet_metadata('" + path + "')"), name);
   }
+}
+
+TEST(ParquetWriterTest, LabelledCodesAreWrittenAsStrings) {
+  ::inlet::testing::TempDir dir;
+  schema::TableSchema table;
+  table.columns.push_back(schema::Column{"gender", *schema::ParseType("int")});
+  table.columns.push_back(schema::Column{"poi", *schema::ParseType("int")});
+  schema::ColumnBatch batch(&table);
+  std::vector<std::string> genders = {"unknown", "female", "male"};
+  std::vector<std::string> pois;  // more than 255 labels: 16-bit codes
+  for (int k = 0; k < 300; ++k) pois.push_back("poi-" + std::to_string(k));
+  for (int k = 0; k < 5000; ++k) {  // several DuckDB chunks
+    if (k % 7 == 0) {
+      batch.column(0)->AppendNull();
+    } else {
+      batch.column(0)->AppendInt32(k % 3);
+    }
+    batch.column(1)->AppendInt32(k % 300);
+    batch.CommitRow();
+  }
+  auto writer = ParquetWriter::Create();
+  ASSERT_TRUE(writer.ok());
+  std::vector<WriteColumn> columns = {{"gender", batch.column(0)}, {"poi", batch.column(1)}};
+  columns[0].labels = genders;
+  columns[1].labels = pois;
+  std::vector<uint32_t> rows(batch.rows());
+  std::iota(rows.begin(), rows.end(), 0u);
+  std::string path = ParquetPath(dir, "labels.parquet");
+  ASSERT_TRUE((*writer)->Write(columns, rows, ParquetOptions{}, path).ok());
+  DuckDbReader db;
+  EXPECT_EQ(
+      db.Scalar("SELECT string_agg(column_type, ',') FROM (DESCRIBE SELECT * FROM '" + path + "')"),
+      "VARCHAR,VARCHAR");
+  // Plain UTF-8 strings in the file, as any other reader expects.
+  EXPECT_EQ(
+      db.Scalar("SELECT string_agg(type || ' ' || converted_type, ',') FROM parquet_schema('" +
+                path + "') WHERE name IN ('gender', 'poi')"),
+      "BYTE_ARRAY UTF8,BYTE_ARRAY UTF8");
+  EXPECT_EQ(
+      db.Scalar("SELECT count(*) FROM '" + path + "' WHERE gender = 'male' AND poi = 'poi-299'"),
+      std::to_string(std::ranges::count_if(
+          rows, [](uint32_t k) { return k % 7 != 0 && k % 3 == 2 && k % 300 == 299; })));
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM '" + path + "' WHERE gender IS NULL"), "715");
+  EXPECT_EQ(db.Scalar("SELECT min(poi) || ' ' || max(gender) FROM '" + path + "'"),
+            "poi-0 unknown");
+  // A code without a label is refused, not written.
+  batch.column(1)->AppendInt32(300);
+  batch.column(0)->AppendInt32(0);
+  batch.CommitRow();
+  rows.push_back(static_cast<uint32_t>(batch.rows() - 1));
+  auto bad = (*writer)->Write(columns, rows, ParquetOptions{}, path + ".bad");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("code 300 at row 5000 has no label"), std::string::npos)
+      << bad.status().ToString();
 }
 
 TEST(ParquetWriterTest, ReadsLikeParquetFromOtherWriters) {
