@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -241,13 +242,21 @@ Result<std::unique_ptr<PoiIndex>> PoiIndex::Build(std::vector<Poi> pois) {
   }
   std::sort(entries.begin(), entries.end());
   index->candidates_.reserve(entries.size());
-  index->cells_.reserve(entries.size());
+  size_t distinct = 0;
+  for (size_t k = 0; k < entries.size(); ++k)
+    distinct += k == 0 || entries[k].first != entries[k - 1].first;
+  const int bits = std::max(1, static_cast<int>(std::bit_width(distinct)) + 1);  // <= half full
+  index->shift_ = 64 - bits;
+  index->table_.assign(size_t{1} << bits, Slot{});
+  index->cell_count_ = distinct;
   for (size_t k = 0; k < entries.size();) {
     size_t end = k;
     while (end < entries.size() && entries[end].first == entries[k].first) ++end;
     const uint64_t offset = index->candidates_.size();
     for (size_t j = k; j < end; ++j) index->candidates_.push_back(caps[entries[j].second]);
-    index->cells_.emplace(entries[k].first, offset << 32 | (end - k));
+    size_t slot = index->Home(entries[k].first);
+    while (index->table_[slot].cell != 0) slot = (slot + 1) & (index->table_.size() - 1);
+    index->table_[slot] = {entries[k].first, offset << 32 | (end - k)};
     k = end;
   }
   index->levels_.assign(levels.begin(), levels.end());
@@ -255,23 +264,82 @@ Result<std::unique_ptr<PoiIndex>> PoiIndex::Build(std::vector<Poi> pois) {
   return index;
 }
 
-void PoiIndex::Find(double lat, double lon, std::vector<uint32_t>* out) const {
+namespace {
+
+S2Point UnitVector(double lat, double lon) {
   constexpr double kRad = std::numbers::pi / 180.0;
   double sin_lat, cos_lat, sin_lon, cos_lon;
   sincos(std::clamp(lat, -90.0, 90.0) * kRad, &sin_lat, &cos_lat);  // as S2LatLng::Normalized
   sincos(lon * kRad, &sin_lon, &cos_lon);
-  const S2Point point(cos_lat * cos_lon, cos_lat * sin_lon, sin_lat);
+  return S2Point(cos_lat * cos_lon, cos_lat * sin_lon, sin_lat);
+}
+
+}  // namespace
+
+uint64_t PoiIndex::Lookup(uint64_t cell) const {
+  const size_t mask = table_.size() - 1;
+  for (size_t slot = Home(cell);; slot = (slot + 1) & mask) {
+    if (table_[slot].cell == cell) return table_[slot].value;
+    if (table_[slot].cell == 0) return kNoCell;
+  }
+}
+
+void PoiIndex::CheckCell(double x, double y, double z, uint64_t cell,
+                         std::vector<uint32_t>* out) const {
+  if (cell == kNoCell) return;
+  const Candidate* c = candidates_.data() + (cell >> 32);
+  const uint32_t n = static_cast<uint32_t>(cell);
+  for (uint32_t k = 0; k < n; ++k) {
+    double dx = x - c[k].x, dy = y - c[k].y, dz = z - c[k].z;
+    if (dx * dx + dy * dy + dz * dz <= c[k].max_chord2) out->push_back(c[k].poi);
+  }
+}
+
+void PoiIndex::Find(double lat, double lon, std::vector<uint32_t>* out) const {
+  const S2Point point = UnitVector(lat, lon);
   const S2CellId leaf(point);
   for (int level : levels_) {
-    auto it = cells_.find(leaf.parent(level).id());
-    if (it == cells_.end()) continue;
-    const Candidate* c = candidates_.data() + (it->second >> 32);
-    const uint32_t n = static_cast<uint32_t>(it->second);
-    for (uint32_t k = 0; k < n; ++k) {
-      double dx = point.x() - c[k].x, dy = point.y() - c[k].y, dz = point.z() - c[k].z;
-      if (dx * dx + dy * dy + dz * dz <= c[k].max_chord2) out->push_back(c[k].poi);
-    }
+    CheckCell(point.x(), point.y(), point.z(), Lookup(leaf.parent(level).id()), out);
   }
+}
+
+void PoiIndex::FindAll(std::span<const LatLon> points, std::vector<uint32_t>* hits,
+                       std::vector<uint32_t>* offsets) const {
+  const size_t n = points.size(), levels = levels_.size(), probes = n * levels;
+  offsets->resize(n + 1);
+  // 1. Unit vectors and cell ids (computation only).
+  std::vector<S2Point> where(n);
+  std::vector<uint64_t> ids(probes);
+  for (size_t i = 0; i < n; ++i) {
+    where[i] = UnitVector(points[i].lat, points[i].lon);
+    const S2CellId leaf(where[i]);
+    for (size_t l = 0; l < levels; ++l) ids[i * levels + l] = leaf.parent(levels_[l]).id();
+  }
+  // 2. Hash lookups with the slots of kProbeAhead probes ahead prefetched,
+  // each found cell's candidates prefetched, and the candidates of the point
+  // kCheckBehind points back checked (their memory has arrived by then).
+  constexpr size_t kProbeAhead = 16, kCheckBehind = 8;
+  std::vector<uint64_t> found(probes);
+  size_t checked = 0;
+  auto check = [&](size_t i) {
+    (*offsets)[i] = static_cast<uint32_t>(hits->size());
+    for (size_t l = 0; l < levels; ++l)
+      CheckCell(where[i].x(), where[i].y(), where[i].z(), found[i * levels + l], hits);
+  };
+  for (size_t k = 0; k < std::min(kProbeAhead, probes); ++k)
+    __builtin_prefetch(&table_[Home(ids[k])]);
+  for (size_t k = 0; k < probes; ++k) {
+    if (k + kProbeAhead < probes) __builtin_prefetch(&table_[Home(ids[k + kProbeAhead])]);
+    found[k] = Lookup(ids[k]);
+    if (found[k] != kNoCell) {
+      const char* first = reinterpret_cast<const char*>(candidates_.data() + (found[k] >> 32));
+      __builtin_prefetch(first);
+      __builtin_prefetch(first + 64);
+    }
+    if (k % levels == levels - 1 && k / levels >= kCheckBehind) check(checked++);
+  }
+  while (checked < n) check(checked++);
+  (*offsets)[n] = static_cast<uint32_t>(hits->size());
 }
 
 }  // namespace inlet::process

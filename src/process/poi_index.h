@@ -9,11 +9,10 @@
 // Immutable after Build; Find is thread-safe.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,7 +49,17 @@ class PoiIndex {
   const std::vector<Poi>& pois() const { return pois_; }
   // Appends to *out the indexes of the POIs whose circle holds (lat, lon).
   void Find(double lat, double lon, std::vector<uint32_t>* out) const;
-  size_t cell_count() const { return cells_.size(); }
+  // Find for each point, in order: point i's POIs are
+  // hits[offsets[i], offsets[i + 1]). The same answers as Find, faster for
+  // many points: a lookup is a chain of cache misses with many POIs (the
+  // cell's hash slot, then its candidates), so the memory of the points
+  // ahead is fetched while the current one is checked.
+  struct LatLon {
+    double lat, lon;
+  };
+  void FindAll(std::span<const LatLon> points, std::vector<uint32_t>* hits,
+               std::vector<uint32_t>* offsets) const;
+  size_t cell_count() const { return cell_count_; }
   size_t level_count() const { return levels_.size(); }
 
  private:
@@ -63,10 +72,25 @@ class PoiIndex {
     double max_chord2;  // squared chord length of the radius
     uint32_t poi;
   };
+  static constexpr uint64_t kNoCell = ~uint64_t{0};
+  // Appends the candidates of `cell` (a table_ value, or kNoCell) that hold
+  // the unit vector (x, y, z).
+  void CheckCell(double x, double y, double z, uint64_t cell, std::vector<uint32_t>* out) const;
+
   std::vector<Poi> pois_;
   std::vector<int> levels_;  // cell levels used by the coverings
-  // Cell id -> (offset << 32 | count) into candidates_.
-  absl::flat_hash_map<uint64_t, uint64_t> cells_;
+  // Cell id -> (offset << 32 | count) into candidates_: an immutable
+  // open-addressing table (linear probing, at most half full), so that the
+  // slot a lookup reads first is known, and prefetched, ahead of it.
+  struct Slot {
+    uint64_t cell = 0;  // 0: empty (no valid S2 cell id is 0)
+    uint64_t value = 0;
+  };
+  size_t Home(uint64_t cell) const { return (cell * 0x9E3779B97F4A7C15ull) >> shift_; }
+  uint64_t Lookup(uint64_t cell) const;  // kNoCell when absent
+  std::vector<Slot> table_;
+  int shift_ = 63;
+  size_t cell_count_ = 0;
   std::vector<Candidate> candidates_;
 };
 

@@ -67,12 +67,9 @@ int64_t PresenceAggregator::watermark() const {
 
 void PresenceAggregator::Locate(std::span<const PresenceInput> inputs, Located* out) const {
   out->hits.clear();
-  out->offsets.resize(inputs.size() + 1);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    out->offsets[i] = static_cast<uint32_t>(out->hits.size());
-    index_->Find(inputs[i].lat, inputs[i].lon, &out->hits);
-  }
-  out->offsets[inputs.size()] = static_cast<uint32_t>(out->hits.size());
+  std::vector<PoiIndex::LatLon> points(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) points[i] = {inputs[i].lat, inputs[i].lon};
+  index_->FindAll(points, &out->hits, &out->offsets);
 }
 
 void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<uint8_t> late,
@@ -312,7 +309,7 @@ std::string PresenceAggregator::Snapshot() const {
         for (; k < end; ++k) PutU64(seen[k].second, &out);
       }
       for (const auto& [key, cell] : window.cells) {  // cells without tracked persons
-        if (cell.persons != 0) continue;                // (persons counts the cell's pairs)
+        if (cell.persons != 0) continue;              // (persons counts the cell's pairs)
         PutU64(key, &out);
         PutU64(cell.events, &out);
         PutU64(0, &out);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <numbers>
+#include <random>
 
 #include "process/autoscaler.h"
 #include "process/event_validator.h"
@@ -360,6 +361,57 @@ TEST(PoiIndexTest, RadiusEdgesAntimeridianPolesAndOverlaps) {
   EXPECT_EQ(Find(ix, -89.999, 45.001), (std::vector<uint32_t>{4}));
   EXPECT_EQ(Find(ix, -90, 0), (std::vector<uint32_t>{4}));  // the pole itself, 111 m away
   EXPECT_TRUE(Find(ix, -89.996, -135.0).empty());           // across the pole, ~555 m away
+}
+
+TEST(PoiIndexTest, FindAllAnswersAsFindAndTheHaversineFormula) {
+  // Radii from 20 m to 5 km: POIs on several cell levels; points inside,
+  // between and far from them.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> lat(40.60, 40.80), lon(-74.05, -73.85);
+  std::vector<Poi> pois;
+  for (int i = 0; i < 3000; ++i) {
+    const double radius = i % 100 == 0 ? 5000 : i % 10 == 0 ? 800 : 20 + i % 300;
+    pois.push_back({"p" + std::to_string(i), "", lat(rng), lon(rng), radius, ""});
+  }
+  auto index = PoiIndex::Build(pois);
+  ASSERT_TRUE(index.ok());
+  const PoiIndex& ix = **index;
+  ASSERT_GE(ix.level_count(), 3u);
+  for (size_t n : {0, 1, 5, 2000}) {
+    std::vector<PoiIndex::LatLon> points;
+    for (size_t i = 0; i < n; ++i) {
+      points.push_back(i % 7 == 0 ? PoiIndex::LatLon{-33.9, 151.2}  // far from every POI
+                                  : PoiIndex::LatLon{lat(rng), lon(rng)});
+    }
+    std::vector<uint32_t> hits = {99}, offsets;  // hits are appended
+    ix.FindAll(points, &hits, &offsets);
+    ASSERT_EQ(offsets.size(), n + 1);
+    EXPECT_EQ(offsets.front(), 1u);
+    size_t found = 0;
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<uint32_t> one;
+      ix.Find(points[i].lat, points[i].lon, &one);
+      ASSERT_EQ(std::vector<uint32_t>(hits.begin() + offsets[i], hits.begin() + offsets[i + 1]),
+                one)
+          << "point " << i;
+      std::sort(one.begin(), one.end());
+      std::vector<uint32_t> brute;
+      bool edge = false;
+      for (uint32_t p = 0; p < pois.size(); ++p) {
+        const double d = HaversineMeters(points[i].lat, points[i].lon, pois[p].lat, pois[p].lon);
+        edge |= std::abs(d - pois[p].radius_m) < 0.01;
+        if (d <= pois[p].radius_m) brute.push_back(p);
+      }
+      if (!edge) {
+        EXPECT_EQ(one, brute) << "point " << i;
+      }
+      found += one.size();
+    }
+    EXPECT_EQ(offsets.back(), hits.size());
+    if (n == 2000) {
+      EXPECT_GT(found, n);  // many points are in several POIs
+    }
+  }
 }
 
 TEST(PoiIndexTest, LoadsCsvAndGeoJson) {
