@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 namespace inlet::process {
 namespace {
@@ -17,6 +18,32 @@ void PutU64(uint64_t v, std::string* out) {
   out->resize(at + 8);  // amortised: callers reserve
   char* b = out->data() + at;
   for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+}
+
+// Sorts pairs by their first member: LSD radix sort on 11-bit digits, stable,
+// skipping the digits that every key shares (a cell key uses about 40 bits).
+template <typename T>
+void SortByFirst(std::vector<std::pair<uint64_t, T>>* v) {
+  constexpr int kBits = 11;
+  constexpr size_t kBuckets = size_t{1} << kBits;
+  if (v->size() < 1024) {
+    std::stable_sort(v->begin(), v->end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    return;
+  }
+  uint64_t varying = 0;
+  for (const auto& x : *v) varying |= x.first ^ v->front().first;
+  std::vector<std::pair<uint64_t, T>> out(v->size());
+  std::vector<size_t> start(kBuckets);
+  for (int shift = 0; shift < 64; shift += kBits) {
+    if (((varying >> shift) & (kBuckets - 1)) == 0) continue;
+    std::fill(start.begin(), start.end(), 0);
+    for (const auto& x : *v) ++start[(x.first >> shift) & (kBuckets - 1)];
+    size_t sum = 0;
+    for (size_t& s : start) sum += std::exchange(s, sum);
+    for (const auto& x : *v) out[start[(x.first >> shift) & (kBuckets - 1)]++] = x;
+    v->swap(out);
+  }
 }
 
 // Journal records (little-endian u64 words): a block per Add starts with
@@ -210,8 +237,7 @@ std::vector<EmittedWindow> PresenceAggregator::TakeReady(bool all, int64_t now_u
       cells.insert(cells.end(), it->second.cells.begin(), it->second.cells.end());
       shard->windows.erase(it);
     }
-    std::sort(cells.begin(), cells.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    SortByFirst(&cells);
     ew.rows.reserve(cells.size());
     for (size_t c = 0; c < cells.size(); ++c) {
       const auto& [key, cell] = cells[c];
@@ -292,7 +318,7 @@ std::string PresenceAggregator::Snapshot() const {
       // give every cell's persons as one run (one sort instead of a map of
       // vectors, which allocated per cell).
       std::vector<std::pair<uint64_t, uint64_t>> seen(window.seen.begin(), window.seen.end());
-      std::sort(seen.begin(), seen.end());
+      SortByFirst(&seen);
       out.reserve(out.size() + 8 * (seen.size() + 3 * window.cells.size()));
       for (size_t k = 0; k < seen.size();) {
         const uint64_t key = seen[k].first;

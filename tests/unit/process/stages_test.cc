@@ -2,8 +2,11 @@
 // masking operators, POI index edges and the autoscaler's decisions.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <numbers>
 #include <random>
+#include <set>
+#include <tuple>
 
 #include "process/autoscaler.h"
 #include "process/event_validator.h"
@@ -491,6 +494,49 @@ TEST(PresenceAggregatorTest, DistinctPersonsWindowsAndLateEvents) {
   auto rest = agg.TakeReady(true, 0);
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0].rows.size(), 2u);
+}
+
+TEST(PresenceAggregatorTest, ManyCellsComeOutSortedWithExactSums) {
+  // 3000 POIs on a grid far apart, bands and genders mixed: tens of
+  // thousands of cells in one window across 16 shards.
+  std::vector<Poi> pois;
+  for (int i = 0; i < 3000; ++i)
+    pois.push_back({"p", "", (i / 60) * 0.01, (i % 60) * 0.01, 50, ""});
+  auto index = PoiIndex::Build(pois);
+  ASSERT_TRUE(index.ok());
+  AggregateConfig c;
+  c.window = std::chrono::seconds(60);
+  PresenceAggregator agg(index->get(), c);
+  std::mt19937_64 rng(5);
+  std::vector<PresenceInput> in;
+  std::map<std::tuple<uint32_t, uint8_t, uint8_t>, std::pair<std::set<uint64_t>, uint64_t>> oracle;
+  for (int i = 0; i < 60000; ++i) {
+    const uint32_t poi = static_cast<uint32_t>(rng() % pois.size());
+    PresenceInput e{.time_us = static_cast<int64_t>(rng() % 60) * 1'000'000,
+                    .lat = pois[poi].lat,
+                    .lon = pois[poi].lon,
+                    .band = static_cast<uint8_t>(rng() % 8),
+                    .gender = static_cast<uint8_t>(rng() % 3),
+                    .person = rng() % 20000};
+    in.push_back(e);
+    auto& [persons, events] = oracle[{poi, e.band, e.gender}];
+    persons.insert(e.person);
+    ++events;
+  }
+  std::vector<uint8_t> late(in.size());
+  agg.Add(in, late);
+  auto windows = agg.TakeReady(true, 0);
+  ASSERT_EQ(windows.size(), 1u);
+  const auto& rows = windows[0].rows;
+  ASSERT_EQ(rows.size(), oracle.size());
+  ASSERT_GT(rows.size(), 10000u);
+  size_t k = 0;
+  for (const auto& [key, value] : oracle) {  // std::map: in (poi, band, gender) order
+    const PresenceRow& r = rows[k++];
+    ASSERT_EQ(std::make_tuple(r.poi, r.band, r.gender), key) << "row " << k - 1;
+    EXPECT_EQ(r.persons, value.first.size());
+    EXPECT_EQ(r.events, value.second);
+  }
 }
 
 TEST(PresenceAggregatorTest, OpenWindowLimitClosesTheOldestEarly) {
