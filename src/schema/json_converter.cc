@@ -194,26 +194,39 @@ int RecordConverter::Node::Find(std::string_view key, int hint) const {
   return -1;
 }
 
-int RecordConverter::Node::FindRaw(const char* raw, const char* end, int hint) const {
+int RecordConverter::Node::FindRaw(const char* key, const char* end, int hint) const {
   const int n = static_cast<int>(names.size());
+  uint64_t word;
+  std::memcpy(&word, key, sizeof word);
+  const size_t left = static_cast<size_t>(end - key);
   for (int k = 0; k < n; ++k) {
     int i = hint + k;
     if (i >= n) i -= n;
-    const std::string& name = names[i];
-    // The raw key spells `name` exactly when its bytes match and a quote
-    // follows: a quote inside a key is escaped, and `name` has no backslash.
-    if (plain[i] && static_cast<size_t>(end - raw) > name.size() && raw[name.size()] == '"' &&
-        std::memcmp(raw, name.data(), name.size()) == 0)
+    const RawName& r = raw[i];
+    const size_t size = names[i].size();
+    // The raw key spells the name exactly when its bytes match and a quote
+    // follows: a quote inside a key is escaped, and the name has no backslash.
+    if (!r.plain || left <= size || (word & r.mask) != r.head) continue;
+    if (size < sizeof word) return i;  // the quote was part of head
+    if (key[size] == '"' &&
+        std::memcmp(key + sizeof word, names[i].data() + sizeof word, size - sizeof word) == 0)
       return i;
   }
   return -1;
 }
 
-namespace {
-
-bool IsPlainName(std::string_view name) {
-  return name.find_first_of("\\\"") == std::string_view::npos;
+void RecordConverter::Node::AddName(std::string name) {
+  RawName r;
+  r.plain = name.find_first_of("\\\"") == std::string::npos;
+  std::string with_quote = name + '"';
+  const size_t bytes = std::min(with_quote.size(), sizeof r.head);
+  std::memcpy(&r.head, with_quote.data(), bytes);  // little-endian, as FindRaw loads it
+  r.mask = bytes == sizeof r.head ? ~uint64_t{0} : (uint64_t{1} << (8 * bytes)) - 1;
+  raw.push_back(r);
+  names.push_back(std::move(name));
 }
+
+namespace {
 
 RecordConverter::Node BuildNode(const DataType* type) {
   RecordConverter::Node node;
@@ -221,8 +234,7 @@ RecordConverter::Node BuildNode(const DataType* type) {
   switch (type->kind) {
     case TypeKind::kStruct:
       for (const Field& f : type->fields) {
-        node.names.push_back(f.name);
-        node.plain.push_back(IsPlainName(f.name));
+        node.AddName(f.name);
         node.children.push_back(BuildNode(f.type.get()));
       }
       break;
@@ -296,8 +308,7 @@ void PushPathKey(std::string_view key, std::vector<std::string>* path) {
 RecordConverter::RecordConverter(const TableSchema* schema, ConverterOptions options)
     : schema_(schema), options_(options) {
   for (const Column& c : schema->columns) {
-    root_.names.push_back(c.name);
-    root_.plain.push_back(IsPlainName(c.name));
+    root_.AddName(c.name);
     root_.children.push_back(BuildNode(c.type.get()));
     root_.required.push_back(c.required);
   }

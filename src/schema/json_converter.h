@@ -80,14 +80,24 @@ class RecordConverter {
     std::vector<std::string> names;  // kStruct field names / top-level column names
     std::vector<Node> children;      // kStruct fields, kArray element, kMap key + value
     std::vector<bool> required;      // top level only
-    std::vector<bool> plain;         // per name: no quote or backslash in it
+    // Per name, for FindRaw: its first bytes followed by the closing quote
+    // (when it has at most 7 bytes) as one little-endian word and the mask of
+    // those bytes, so that most keys compare in one load.
+    struct RawName {
+      uint64_t head = 0;
+      uint64_t mask = 0;
+      bool plain = false;  // no quote or backslash in the name
+    };
+    std::vector<RawName> raw;
+    void AddName(std::string name);
     // The index of `key` in names, trying `hint` first; -1 if absent.
     int Find(std::string_view key, int hint) const;
     // The same for a key as written in the JSON (`raw`: the bytes after its
     // opening quote; `end`: the end of the document), with no unescaping and
     // no scan for the key's end; -1 for an unknown key or one written with
-    // escapes (then Find on the unescaped key decides).
-    int FindRaw(const char* raw, const char* end, int hint) const;
+    // escapes (then Find on the unescaped key decides). REQUIRES: 8 bytes
+    // readable at `key` (simdjson's padding).
+    int FindRaw(const char* key, const char* end, int hint) const;
   };
 
  private:
