@@ -72,6 +72,9 @@ class BodyParser {
   // After a failed Parse of a single object: its category (malformed_json,
   // too_deep, invalid_utf8, not_an_object, too_large).
   const std::string& error_category() const { return error_category_; }
+  // NDJSON bodies are checked in one pass when every line is an object, and
+  // line by line otherwise (or when off): for tests, which compare the two.
+  void set_ndjson_one_pass(bool on);
 
  private:
   struct Impl;
