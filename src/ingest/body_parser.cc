@@ -164,6 +164,10 @@ struct BodyParser::Impl {
 
   Impl() {
     if (dom.allocate(1 << 20, kMaxDepth)) dom_failed = true;
+    // parse_many must not hand a batch to its stage-1 thread: it swaps that
+    // thread's parser into `dom` afterwards, with simdjson's default depth
+    // limit instead of kMaxDepth (a body ending in a partial document does).
+    dom.threaded = false;
   }
 
   // Checks one event; empty category when it is a well-formed object.

@@ -91,5 +91,22 @@ TEST(BodyParserTest, BadLinesAreReportedOneByOneOnEitherPath) {
   }
 }
 
+TEST(BodyParserTest, TheOnePassCheckLeavesTheDepthLimitAsItWas) {
+  // A body ending in a partial document makes simdjson's parse_many start a
+  // second batch; the parser must keep its depth limit (128) afterwards.
+  BodyParser parser;
+  BodyLimits limits;
+  BodyError error = BodyError::kNone;
+  ParsedBody parsed;
+  ASSERT_TRUE(parser.Decode("{}\n\xeer", "", limits, &error).ok());
+  ASSERT_TRUE(parser.Parse(BodyFormat::kNdjson, limits, &parsed, &error).ok());
+  EXPECT_EQ(parsed.events.size(), 1u);
+  const std::string deep = std::string(130, '[') + "1" + std::string(130, ']');
+  ASSERT_TRUE(parser.Decode("{}\n" + deep + "\n", "", limits, &error).ok());
+  ASSERT_TRUE(parser.Parse(BodyFormat::kNdjson, limits, &parsed, &error).ok());
+  ASSERT_EQ(parsed.rejected.size(), 1u);
+  EXPECT_EQ(parsed.rejected[0].category, "too_deep");
+}
+
 }  // namespace
 }  // namespace inlet::ingest

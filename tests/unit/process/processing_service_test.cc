@@ -180,6 +180,14 @@ TEST(ProcessingServiceTest, BatchLingerFillsABatchFromSmallPublishes) {
       }
       ASSERT_TRUE((*bus)->FindTopic("events")->Publish(std::move(events)).ok());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      // Without a linger, wait until the piece is processed, so that a slow
+      // machine (a sanitizer build under load) cannot see all pieces in one
+      // fetch; with it, the batch stays in flight until it holds 100.
+      const auto piece_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (linger.count() == 0 && std::chrono::steady_clock::now() < piece_deadline &&
+             (*bus)->FindSubscription("processing")->Stats().backlog > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline &&
