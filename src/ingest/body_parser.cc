@@ -211,7 +211,7 @@ struct BodyParser::Impl {
   // event). Taken only when every non-blank line holds exactly one JSON
   // object within the limits; returns false, with *out untouched, for any
   // other body, which the per-line path then checks and reports line by line.
-  // REQUIRES: kStreamPadding readable bytes after `all`.
+  // REQUIRES: SIMDJSON_PADDING readable bytes after `all` (Parse reserves them).
   bool CheckNdjsonAtOnce(std::string_view all, const BodyLimits& limits, ParsedBody* out) {
     if (all.size() + simdjson::SIMDJSON_PADDING > kStreamBatch) return false;  // one batch only
     lines.clear();
