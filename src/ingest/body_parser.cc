@@ -159,7 +159,7 @@ struct BodyParser::Impl {
   simdjson::dom::parser dom{1ull << 30};
   bool dom_failed = false;
   bool one_pass = true;
-  std::vector<std::string_view> lines;  // CheckNdjsonAtOnce's scratch
+  std::vector<std::string_view> lines;  // an NDJSON body's non-blank lines
   std::vector<uint32_t> hashes;
 
   Impl() {
@@ -208,23 +208,16 @@ struct BodyParser::Impl {
 
   // NDJSON in one pass: simdjson's parse_many indexes the whole body at
   // once instead of once per event (most of the cost of checking a small
-  // event). Taken only when every non-blank line holds exactly one JSON
-  // object within the limits; returns false, with *out untouched, for any
-  // other body, which the per-line path then checks and reports line by line.
-  // REQUIRES: SIMDJSON_PADDING readable bytes after `all` (Parse reserves them).
+  // event). Taken only when every line (`lines`: the body's non-blank lines,
+  // trimmed) holds exactly one JSON object within the limits; returns false,
+  // with *out untouched, for any other body, which is then checked line by
+  // line. REQUIRES: SIMDJSON_PADDING readable bytes after `all` (Parse
+  // reserves them).
   bool CheckNdjsonAtOnce(std::string_view all, const BodyLimits& limits, ParsedBody* out) {
     if (all.size() + simdjson::SIMDJSON_PADDING > kStreamBatch) return false;  // one batch only
-    lines.clear();
-    for (size_t pos = 0; pos < all.size();) {
-      size_t nl = all.find('\n', pos);
-      if (nl == std::string_view::npos) nl = all.size();
-      std::string_view line = Trim(all.substr(pos, nl - pos));
-      pos = nl + 1;
-      if (line.empty()) continue;
-      if (lines.size() >= limits.max_events || line.size() > limits.max_event_bytes) return false;
-      lines.push_back(line);
+    for (std::string_view line : lines) {
+      if (line.size() > limits.max_event_bytes) return false;
     }
-    if (lines.empty()) return false;
     simdjson::dom::document_stream docs;
     if (dom.parse_many(all.data(), all.size(), kStreamBatch).get(docs)) return false;
     size_t k = 0;
@@ -377,24 +370,27 @@ Status BodyParser::Parse(BodyFormat format, const BodyLimits& limits, ParsedBody
   };
   if (format == BodyFormat::kNdjson) {
     const std::string_view all = impl_->decoded;
-    if (impl_->one_pass && impl_->CheckNdjsonAtOnce(all, limits, out)) return Status::Ok();
-    size_t index = 0, pos = 0;
-    while (pos < all.size()) {
+    std::vector<std::string_view>& lines = impl_->lines;
+    lines.clear();
+    for (size_t pos = 0; pos < all.size();) {
       size_t nl = all.find('\n', pos);
       if (nl == std::string_view::npos) nl = all.size();
       std::string_view line = Trim(all.substr(pos, nl - pos));
       pos = nl + 1;
       if (line.empty()) continue;  // blank lines separate nothing
-      if (index >= limits.max_events) return too_many(index + 1);
-      if (impl_->CheckEvent(line, index, limits, out)) {
-        out->events.push_back(line);
-        out->indexes.push_back(index);
-      }
-      ++index;
+      if (lines.size() >= limits.max_events) return too_many(lines.size() + 1);
+      lines.push_back(line);
     }
-    if (index == 0) {
+    if (lines.empty()) {
       *error = BodyError::kEmpty;
       return Status::InvalidArgument("the NDJSON body holds no event");
+    }
+    if (impl_->one_pass && impl_->CheckNdjsonAtOnce(all, limits, out)) return Status::Ok();
+    for (size_t index = 0; index < lines.size(); ++index) {
+      if (impl_->CheckEvent(lines[index], index, limits, out)) {
+        out->events.push_back(lines[index]);
+        out->indexes.push_back(index);
+      }
     }
     return Status::Ok();
   }
