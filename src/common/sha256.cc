@@ -4,6 +4,9 @@
 #include "common/sha256.h"
 
 #include <openssl/sha.h>
+#if defined(__SSSE3__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -26,17 +29,39 @@ Sha256Digest Sha256(std::string_view data) {
   return out;
 }
 
+namespace {
+
+// The two digits of every byte value, so that a byte is one 2-byte copy.
+constexpr std::array<char, 512> kHexPairs = [] {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<char, 512> t{};
+  for (int b = 0; b < 256; ++b) t[2 * b] = kHex[b >> 4], t[2 * b + 1] = kHex[b & 15];
+  return t;
+}();
+
+}  // namespace
+
 void HexLowerTo(const uint8_t* bytes, size_t n, std::string* out, size_t max_chars) {
-  static constexpr char kHex[] = "0123456789abcdef";
   const size_t chars = std::min(n * 2, max_chars);
   out->resize(chars);
   char* o = out->data();
   const size_t whole = chars / 2;  // bytes written as two digits
-  for (size_t i = 0; i < whole; ++i) {
-    o[2 * i] = kHex[bytes[i] >> 4];
-    o[2 * i + 1] = kHex[bytes[i] & 15];
+  size_t i = 0;
+#if defined(__SSSE3__)
+  // 16 bytes at a time: each nibble picks its digit with one shuffle.
+  const __m128i digits =
+      _mm_setr_epi8('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f');
+  const __m128i low_nibble = _mm_set1_epi8(0x0f);
+  for (; i + 16 <= whole; i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i));
+    const __m128i hi = _mm_shuffle_epi8(digits, _mm_and_si128(_mm_srli_epi16(x, 4), low_nibble));
+    const __m128i lo = _mm_shuffle_epi8(digits, _mm_and_si128(x, low_nibble));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * i), _mm_unpacklo_epi8(hi, lo));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * i + 16), _mm_unpackhi_epi8(hi, lo));
   }
-  if (chars % 2 != 0) o[chars - 1] = kHex[bytes[whole] >> 4];
+#endif
+  for (; i < whole; ++i) std::memcpy(o + 2 * i, &kHexPairs[2 * bytes[i]], 2);
+  if (chars % 2 != 0) o[chars - 1] = kHexPairs[2 * bytes[whole]];
 }
 
 std::string HexLower(const uint8_t* bytes, size_t n, size_t max_chars) {

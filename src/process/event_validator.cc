@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -48,7 +49,31 @@ bool IsRfc3339(std::string_view s) {
          schema::ParseTimestampMicros(s).has_value();
 }
 
+bool ParseIpv4(std::string_view s, uint8_t out[4]) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  auto digit = [&](unsigned* d) {
+    if (p == end || static_cast<unsigned>(*p - '0') > 9) return false;
+    *d = static_cast<unsigned>(*p++ - '0');
+    return true;
+  };
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0 && (p == end || *p++ != '.')) return false;
+    unsigned v, d;
+    if (!digit(&v)) return false;
+    if (digit(&d)) {
+      if (v == 0) return false;  // a leading zero
+      v = v * 10 + d;
+      if (digit(&d) && (v = v * 10 + d) > 255) return false;
+    }
+    out[octet] = static_cast<uint8_t>(v);
+  }
+  return p == end;
+}
+
 bool IsIpAddress(std::string_view s) {
+  uint8_t v4[4];
+  if (ParseIpv4(s, v4)) return true;
   if (s.empty() || s.size() >= INET6_ADDRSTRLEN) return false;
   char buf[INET6_ADDRSTRLEN];
   memcpy(buf, s.data(), s.size());
@@ -59,25 +84,29 @@ bool IsIpAddress(std::string_view s) {
 
 bool IsEmailAddress(std::string_view s) {
   // local@domain: printable, no spaces, one '@', a dot inside the domain, RFC 5321 lengths.
+  static constexpr std::array<bool, 256> kRefused = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c <= 0x20; ++c) t[c] = true;
+    t[0x7f] = true;
+    for (char c : std::string_view("\"(),:;<>[]\\")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
   if (s.size() < 3 || s.size() > 254) return false;
-  size_t at = s.find('@');
-  if (at == 0 || at == std::string_view::npos || at > 64 ||
-      s.find('@', at + 1) != std::string_view::npos) {
-    return false;
+  size_t at = std::string_view::npos;
+  for (size_t i = 0; i < s.size(); ++i) {  // one pass: characters and the '@'
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (kRefused[c]) return false;
+    if (c == '@') {
+      if (at != std::string_view::npos) return false;
+      at = i;
+    }
   }
+  if (at == 0 || at == std::string_view::npos || at > 64) return false;
   std::string_view domain = s.substr(at + 1);
   size_t dot = domain.rfind('.');
   if (domain.empty() || dot == std::string_view::npos || dot == 0 || dot + 2 > domain.size())
     return false;
-  if (domain.find("..") != std::string_view::npos || domain.front() == '-') return false;
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '"' || c == '(' || c == ')' ||
-        c == ',' || c == ':' || c == ';' || c == '<' || c == '>' || c == '[' || c == ']' ||
-        c == '\\') {
-      return false;
-    }
-  }
-  return true;
+  return domain.find("..") == std::string_view::npos && domain.front() != '-';
 }
 
 bool IsUuid(std::string_view s) {

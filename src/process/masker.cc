@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/file_util.h"
+#include "process/event_validator.h"
 #include "schema/time_util.h"
 
 namespace inlet::process {
@@ -50,7 +51,7 @@ std::optional<std::string> TruncateIp(std::string_view ip, uint32_t v4_prefix, u
   int family = AF_INET;
   size_t bytes = 4;
   uint32_t prefix = v4_prefix;
-  if (inet_pton(AF_INET, buf, addr) != 1) {
+  if (!ParseIpv4(ip, addr)) {
     if (inet_pton(AF_INET6, buf, addr) != 1) return std::nullopt;
     family = AF_INET6, bytes = 16, prefix = v6_prefix;
   }

@@ -49,20 +49,19 @@ bool SeqSet::Contains(uint64_t seq) const {
 void SeqSet::Insert(uint64_t seq) { InsertRange(seq, seq); }
 
 void SeqSet::InsertRange(uint64_t first, uint64_t last) {
+  // Extends the range that reaches `first` in place when there is one (ids
+  // mostly come in order), else adds one; then absorbs the ranges it reaches.
   auto it = ranges_.upper_bound(first);
-  if (it != ranges_.begin()) {
-    auto prev = std::prev(it);
-    if (prev->second + 1 >= first) {
-      first = prev->first;
-      last = std::max(last, prev->second);
-      it = prev;
-    }
+  if (it != ranges_.begin() && std::prev(it)->second + 1 >= first) {
+    --it;
+    it->second = std::max(it->second, last);
+  } else {
+    it = ranges_.emplace_hint(it, first, last);
   }
-  while (it != ranges_.end() && it->first <= last + 1) {
-    last = std::max(last, it->second);
-    it = ranges_.erase(it);
+  for (auto next = std::next(it); next != ranges_.end() && next->first <= it->second + 1;) {
+    it->second = std::max(it->second, next->second);
+    next = ranges_.erase(next);
   }
-  ranges_[first] = last;
 }
 
 uint64_t SeqSet::Compact(size_t max_ranges) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>
 
+#include <cstdio>
 #include <random>
 #include <string>
 
@@ -63,6 +64,17 @@ TEST(HexLowerTest, EncodesAndCuts) {
   EXPECT_EQ(out, "000fa5");
   HexLowerTo(b, 2, &out);
   EXPECT_EQ(out, "000f");
+  // Every byte value, against printf.
+  uint8_t all[256];
+  std::string want;
+  for (int i = 0; i < 256; ++i) {
+    all[i] = static_cast<uint8_t>(i);
+    char two[3];
+    std::snprintf(two, sizeof two, "%02x", i);
+    want += two;
+  }
+  EXPECT_EQ(HexLower(all, 256), want);
+  EXPECT_EQ(HexLower(all + 171, 1, 1), "a");
 }
 
 }  // namespace

@@ -4,6 +4,10 @@
 // after an unfinished commit.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <set>
+
 #include "bus/message.h"
 #include "process/event_processor.h"
 #include "process/presence_aggregator.h"
@@ -29,6 +33,37 @@ TEST(SeqSetTest, MergesAdjacentRangesAndCompactsGaps) {
   s.Insert(30);
   EXPECT_EQ(s.Compact(2), 7u);  // 13..19 now count as processed
   EXPECT_EQ(s.ranges(), (std::map<uint64_t, uint64_t>{{1, 20}, {30, 30}}));
+}
+
+// Random inserts (in order, out of order, overlapping) against a plain set:
+// the ranges are always the maximal runs of the ids inserted.
+TEST(SeqSetTest, RangesAreTheMaximalRunsOfRandomInserts) {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    SeqSet s;
+    std::set<uint64_t> ids;
+    uint64_t next = 1;
+    for (int op = 0; op < 60; ++op) {
+      uint64_t first = rng() % 3 == 0 ? next : 1 + rng() % 150;  // often the next id in order
+      uint64_t last = first + (rng() % 4 == 0 ? rng() % 12 : 0);
+      if (first == last) {
+        s.Insert(first);
+      } else {
+        s.InsertRange(first, last);
+      }
+      for (uint64_t v = first; v <= last; ++v) ids.insert(v);
+      next = last + 1;
+      std::map<uint64_t, uint64_t> runs;
+      for (uint64_t v : ids) {
+        if (!runs.empty() && std::prev(runs.end())->second + 1 == v) {
+          std::prev(runs.end())->second = v;
+        } else {
+          runs[v] = v;
+        }
+      }
+      ASSERT_EQ(s.ranges(), runs) << "round " << round << ", op " << op;
+    }
+  }
 }
 
 TEST(ProcessorStateTest, RoundTripsStateAndIntent) {

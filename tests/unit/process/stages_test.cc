@@ -1,7 +1,9 @@
 // Unit tests of the processor stages: validation categories, mapping,
 // masking operators, POI index edges and the autoscaler's decisions.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
 #include <numbers>
 #include <random>
@@ -98,6 +100,37 @@ TEST(EventValidatorTest, EveryCategoryWithThePathOfTheFirstOffendingField) {
   EXPECT_EQ(batch.rows(), 1u);
 }
 
+// The IPv4 fast path (validation and truncate_ip) reads exactly what
+// inet_pton reads: compared on edge cases and 200k random strings.
+TEST(EventValidatorTest, ParseIpv4AgreesWithInetPton) {
+  auto same = [](const std::string& s) {
+    uint8_t mine[4] = {}, libc[4] = {};
+    const bool ok = ParseIpv4(s, mine);
+    const bool want = inet_pton(AF_INET, s.c_str(), libc) == 1;
+    if (ok != want)
+      return ::testing::AssertionFailure() << "'" << s << "': " << ok << " vs " << want;
+    if (ok && std::memcmp(mine, libc, 4) != 0) return ::testing::AssertionFailure() << s;
+    return ::testing::AssertionSuccess();
+  };
+  for (const char* s : {"0.0.0.0",   "255.255.255.255", "1.2.3.4",    "01.2.3.4",  "1.2.3.04",
+                        "1.2.3.256", "1.2.3",           "1.2.3.4.",   ".1.2.3.4",  "1..2.3",
+                        "1.2.3.4 ",  " 1.2.3.4",        "1.2.3.0004", "999.1.1.1", "1.2.3.-4",
+                        "1.2.3.4x",  "0x1.2.3.4",       "",           "1.2.3.4.5", "10.0.0.1"}) {
+    EXPECT_TRUE(same(s));
+  }
+  uint8_t out[4];
+  ASSERT_TRUE(ParseIpv4("203.0.113.7", out));
+  EXPECT_EQ(out[0], 203);
+  EXPECT_EQ(out[3], 7);
+  std::mt19937 rng(5);
+  const std::string alphabet = "0123456789....0125 x";
+  for (int i = 0; i < 200000; ++i) {
+    std::string s(rng() % 18, ' ');
+    for (char& c : s) c = alphabet[rng() % alphabet.size()];
+    ASSERT_TRUE(same(s));
+  }
+}
+
 TEST(EventValidatorTest, FormatChecks) {
   EXPECT_TRUE(IsIpAddress("10.0.0.1"));
   EXPECT_TRUE(IsIpAddress("::1"));
@@ -105,6 +138,18 @@ TEST(EventValidatorTest, FormatChecks) {
   EXPECT_TRUE(IsEmailAddress("x@y.io"));
   EXPECT_FALSE(IsEmailAddress("x@y"));
   EXPECT_FALSE(IsEmailAddress("x y@z.com"));
+  EXPECT_TRUE(IsEmailAddress("first.last+tag@mail.example.co"));
+  EXPECT_FALSE(IsEmailAddress("a@b@c.com"));
+  EXPECT_FALSE(IsEmailAddress("@example.com"));
+  EXPECT_FALSE(IsEmailAddress("a@example..com"));
+  EXPECT_FALSE(IsEmailAddress("a@-example.com"));
+  EXPECT_FALSE(IsEmailAddress("a@example."));
+  EXPECT_FALSE(IsEmailAddress("a@.com"));
+  EXPECT_FALSE(IsEmailAddress("a<b@example.com"));
+  EXPECT_FALSE(IsEmailAddress("a\\b@example.com"));
+  EXPECT_FALSE(IsEmailAddress(std::string("a\x7f@example.com")));
+  EXPECT_FALSE(IsEmailAddress(std::string(65, 'a') + "@example.com"));
+  EXPECT_TRUE(IsEmailAddress(std::string(64, 'a') + "@example.com"));
   EXPECT_TRUE(IsRfc3339("2024-03-01T10:00:00.5Z"));
   EXPECT_FALSE(IsRfc3339("2024-03-01"));
   EXPECT_TRUE(IsUuid("123e4567-e89b-12d3-a456-426614174000"));
