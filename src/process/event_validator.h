@@ -26,8 +26,8 @@ struct Rejection {
 bool IsRfc3339(std::string_view s);
 bool IsIpAddress(std::string_view s);
 // A dotted-quad IPv4 address as inet_pton(AF_INET) reads it (four decimal
-// octets of at most 255, no leading zeros, nothing else) into out[4], without
-// copying the text or looking up the locale; false for anything else.
+// octets of at most 255, no leading zeros, nothing else) into out[4], in
+// place (inet_pton needs a NUL-terminated copy); false for anything else.
 bool ParseIpv4(std::string_view s, uint8_t out[4]);
 bool IsEmailAddress(std::string_view s);
 bool IsUuid(std::string_view s);
