@@ -43,15 +43,15 @@ std::string PartialMask(std::string_view value, uint32_t first, uint32_t last) {
 }
 
 std::optional<std::string> TruncateIp(std::string_view ip, uint32_t v4_prefix, uint32_t v6_prefix) {
-  if (ip.empty() || ip.size() >= INET6_ADDRSTRLEN) return std::nullopt;
-  char buf[INET6_ADDRSTRLEN];
-  memcpy(buf, ip.data(), ip.size());
-  buf[ip.size()] = 0;
   unsigned char addr[16];
   int family = AF_INET;
   size_t bytes = 4;
   uint32_t prefix = v4_prefix;
-  if (!ParseIpv4(ip, addr)) {
+  if (!ParseIpv4(ip, addr)) {  // in place; IPv6 needs inet_pton and a NUL-terminated copy
+    if (ip.empty() || ip.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+    char buf[INET6_ADDRSTRLEN];
+    memcpy(buf, ip.data(), ip.size());
+    buf[ip.size()] = 0;
     if (inet_pton(AF_INET6, buf, addr) != 1) return std::nullopt;
     family = AF_INET6, bytes = 16, prefix = v6_prefix;
   }
