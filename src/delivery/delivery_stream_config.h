@@ -65,7 +65,7 @@ struct DeliveryStreamConfig {
   std::chrono::seconds idle_flush{60};
 
   Compression compression = Compression::kZstd;
-  int compression_level = 0;               // zstd 1..22 (1 is fastest); 0: DuckDB's default (3)
+  int compression_level = 0;               // zstd 1..22 (1 is fastest); 0: inlet's default (2)
   uint64_t row_group_rows = 122'880;       // Parquet row group size (DuckDB's default)
   uint64_t max_file_bytes = 128ull << 20;  // input payload bytes per file; larger partitions split
 

@@ -345,8 +345,10 @@ Result<uint64_t> ParquetWriter::Write(std::span<const WriteColumn> columns,
                     QuoteLiteral(path.string()) + " (FORMAT parquet, COMPRESSION " +
                     CompressionName(options.compression) + ", ROW_GROUP_SIZE " +
                     std::to_string(std::max<uint64_t>(1, options.row_group_rows));
-  if (options.compression == Compression::kZstd && options.compression_level != 0) {
-    sql += ", COMPRESSION_LEVEL " + std::to_string(options.compression_level);
+  if (options.compression == Compression::kZstd) {
+    const int level =
+        options.compression_level != 0 ? options.compression_level : kDefaultZstdLevel;
+    sql += ", COMPRESSION_LEVEL " + std::to_string(level);
   }
   sql += ")";
   Status st = impl_->Query(sql);

@@ -158,6 +158,44 @@ TEST(ParquetWriterTest, SelectedRowsAndCompressions) {
   }
 }
 
+// The default zstd level is kDefaultZstdLevel (2), not DuckDB's 3: a file
+// written without a level is the same as one written at 2, and one at 3
+// differs. Enough varied rows that the levels compress differently.
+TEST(ParquetWriterTest, DefaultZstdLevelIsInletsNotDuckDbs) {
+  ::inlet::testing::TempDir dir;
+  schema::TableSchema table;
+  table.columns.push_back(schema::Column{"id", *schema::ParseType("string")});
+  table.columns.push_back(schema::Column{"n", *schema::ParseType("bigint")});
+  schema::RecordConverter converter(&table);
+  schema::ColumnBatch batch(&table);
+  schema::ConversionError error;
+  uint64_t x = 88172645463325252ull;
+  for (int k = 0; k < 20000; ++k) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    ASSERT_TRUE(converter.Convert(R"({"id":"user-)" + std::to_string(x % 5000) + "-" +
+                                      std::to_string(x % 977) + R"(","n":)" +
+                                      std::to_string(x % 100000) + "}",
+                                  &batch, nullptr, &error));
+  }
+  auto writer = ParquetWriter::Create();
+  ASSERT_TRUE(writer.ok());
+  std::vector<WriteColumn> columns = {{"id", batch.column(0)}, {"n", batch.column(1)}};
+  std::vector<uint32_t> rows(batch.rows());
+  std::iota(rows.begin(), rows.end(), 0);
+  auto bytes_at = [&](int level) {
+    std::string path = ParquetPath(dir, "level") + std::to_string(level) + ".parquet";
+    auto size = (*writer)->Write(columns, rows, ParquetOptions{.compression_level = level}, path);
+    EXPECT_TRUE(size.ok());
+    return size.ok() ? *size : 0;
+  };
+  const uint64_t by_default = bytes_at(0);
+  EXPECT_EQ(by_default, bytes_at(kDefaultZstdLevel));
+  EXPECT_NE(by_default, bytes_at(3));
+  DuckDbReader db;
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM '" + ParquetPath(dir, "level") + "0.parquet'"),
+            "20000");
+}
+
 TEST(ParquetWriterTest, LabelledCodesAreWrittenAsStrings) {
   ::inlet::testing::TempDir dir;
   schema::TableSchema table;
