@@ -195,21 +195,21 @@ int RecordConverter::Node::Find(std::string_view key, int hint) const {
 }
 
 int RecordConverter::Node::FindRaw(const char* key, const char* end, int hint) const {
-  const int n = static_cast<int>(names.size());
-  uint64_t word;
-  std::memcpy(&word, key, sizeof word);
+  const int n = static_cast<int>(raw.size());
+  uint64_t word[2];
+  std::memcpy(word, key, sizeof word);
   const size_t left = static_cast<size_t>(end - key);
   for (int k = 0; k < n; ++k) {
     int i = hint + k;
     if (i >= n) i -= n;
     const RawName& r = raw[i];
-    const size_t size = names[i].size();
     // The raw key spells the name exactly when its bytes match and a quote
     // follows: a quote inside a key is escaped, and the name has no backslash.
-    if (!r.plain || left <= size || (word & r.mask) != r.head) continue;
-    if (size < sizeof word) return i;  // the quote was part of head
-    if (key[size] == '"' &&
-        std::memcmp(key + sizeof word, names[i].data() + sizeof word, size - sizeof word) == 0)
+    if (((word[0] & r.mask[0]) ^ r.head[0]) | ((word[1] & r.mask[1]) ^ r.head[1])) continue;
+    if (!r.plain || left <= r.size) continue;
+    if (r.size < sizeof word) return i;  // the quote was part of head
+    if (key[r.size] == '"' &&
+        std::memcmp(key + sizeof word, names[i].data() + sizeof word, r.size - sizeof word) == 0)
       return i;
   }
   return -1;
@@ -218,10 +218,16 @@ int RecordConverter::Node::FindRaw(const char* key, const char* end, int hint) c
 void RecordConverter::Node::AddName(std::string name) {
   RawName r;
   r.plain = name.find_first_of("\\\"") == std::string::npos;
+  r.size = static_cast<uint32_t>(name.size());
   std::string with_quote = name + '"';
-  const size_t bytes = std::min(with_quote.size(), sizeof r.head);
-  std::memcpy(&r.head, with_quote.data(), bytes);  // little-endian, as FindRaw loads it
-  r.mask = bytes == sizeof r.head ? ~uint64_t{0} : (uint64_t{1} << (8 * bytes)) - 1;
+  char bytes[16] = {};
+  const size_t used = std::min(with_quote.size(), sizeof bytes);
+  std::memcpy(bytes, with_quote.data(), used);
+  std::memcpy(r.head, bytes, sizeof bytes);  // little-endian, as FindRaw loads them
+  for (size_t w = 0; w < 2; ++w) {
+    const size_t in_word = used > 8 * w ? std::min<size_t>(used - 8 * w, 8) : 0;
+    r.mask[w] = in_word == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * in_word)) - 1;
+  }
   raw.push_back(r);
   names.push_back(std::move(name));
 }

@@ -80,12 +80,13 @@ class RecordConverter {
     std::vector<std::string> names;  // kStruct field names / top-level column names
     std::vector<Node> children;      // kStruct fields, kArray element, kMap key + value
     std::vector<bool> required;      // top level only
-    // Per name, for FindRaw: its first bytes followed by the closing quote
-    // (when it has at most 7 bytes) as one little-endian word and the mask of
-    // those bytes, so that most keys compare in one load.
+    // Per name, for FindRaw: its first 16 bytes followed by the closing
+    // quote (when it has at most 15 bytes) as two little-endian words and the
+    // masks of those bytes, so that most keys compare in two loads.
     struct RawName {
-      uint64_t head = 0;
-      uint64_t mask = 0;
+      uint64_t head[2] = {0, 0};
+      uint64_t mask[2] = {0, 0};
+      uint32_t size = 0;
       bool plain = false;  // no quote or backslash in the name
     };
     std::vector<RawName> raw;
@@ -95,7 +96,7 @@ class RecordConverter {
     // The same for a key as written in the JSON (`raw`: the bytes after its
     // opening quote; `end`: the end of the document), with no unescaping and
     // no scan for the key's end; -1 for an unknown key or one written with
-    // escapes (then Find on the unescaped key decides). REQUIRES: 8 bytes
+    // escapes (then Find on the unescaped key decides). REQUIRES: 16 bytes
     // readable at `key` (simdjson's padding).
     int FindRaw(const char* key, const char* end, int hint) const;
   };

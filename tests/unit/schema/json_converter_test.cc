@@ -188,6 +188,46 @@ TEST(ConverterKeysTest, NamesWithACommonPrefix) {
   for (int c = 0; c < 5; ++c) EXPECT_EQ(batch.column(c)->StringAt(0), std::to_string(c + 1));
 }
 
+// Keys are compared 16 bytes at a time with the closing quote: names around
+// those boundaries (7, 8, 15, 16, 17 and 26 bytes, each a prefix of the
+// next) find their own column, and keys one byte longer or differing in the
+// last byte are unknown.
+TEST(ConverterKeysTest, NamesAroundTheWordBoundaries) {
+  const std::string alphabet = "abcdefghijklmnopqrstuvwxyz";
+  const std::vector<size_t> sizes = {7, 8, 15, 16, 17, 26};
+  TableSchema s;
+  s.database = "raw";
+  s.name = "t";
+  for (size_t n : sizes) s.columns.push_back(Column{alphabet.substr(0, n), *ParseType("string")});
+  RecordConverter converter(&s);
+  ColumnBatch batch(&s);
+  ConversionError error;
+  // Longest first, so that the expected column is never the hint.
+  std::string json = "{";
+  for (auto it = sizes.rbegin(); it != sizes.rend(); ++it) {
+    const std::string name = alphabet.substr(0, *it);
+    json += "\"" + name + "x\":\"longer\",\"" + name.substr(0, *it - 1) + "Z\":\"other\",";
+    json += "\"" + name + "\":\"" + std::to_string(*it) + "\",";
+  }
+  json.back() = '}';
+  ConverterOptions keep;
+  keep.keep_unknown_fields = true;
+  RecordConverter keeping(&s, keep);
+  ColumnVector extra(RecordConverter::ExtraType());
+  ASSERT_TRUE(converter.Convert(json, &batch, nullptr, &error)) << error.ToString();
+  ASSERT_TRUE(keeping.Convert(json, &batch, &extra, &error)) << error.ToString();
+  for (size_t c = 0; c < sizes.size(); ++c) {
+    EXPECT_EQ(batch.column(c)->StringAt(0), std::to_string(sizes[c])) << sizes[c];
+    EXPECT_EQ(batch.column(c)->StringAt(1), std::to_string(sizes[c])) << sizes[c];
+  }
+  // Every longer or differing key went to the unknown fields, none to a column.
+  const std::string unknown(extra.StringAt(0));
+  for (size_t n : sizes) {
+    EXPECT_NE(unknown.find("\"" + alphabet.substr(0, n) + "x\":\"longer\""), std::string::npos);
+    EXPECT_NE(unknown.find("\"" + alphabet.substr(0, n - 1) + "Z\":\"other\""), std::string::npos);
+  }
+}
+
 TEST_F(ConverterTest, ErrorToStringIsReadable) {
   ASSERT_FALSE(Convert(R"({"id":"a","device":{"ver":true}})"));
   EXPECT_EQ(error_.ToString(), "type_mismatch at $.device.ver: expected int, got a boolean");
