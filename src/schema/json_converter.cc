@@ -258,16 +258,17 @@ RecordConverter::Node BuildNode(const DataType* type) {
 }
 
 // Tracks which fields of an object were seen, without allocating for <= 64.
+// Each object has its own set: a nested object must not clear its parent's.
 class SeenSet {
  public:
-  SeenSet(size_t n, std::vector<uint8_t>* spill) : spill_(n > 64 ? spill : nullptr) {
-    if (spill_) spill_->assign(n, 0);
+  explicit SeenSet(size_t n) {
+    if (n > 64) spill_.assign(n, 0);
   }
   // Returns false if i was already seen.
   bool Insert(int i) {
-    if (spill_) {
-      if ((*spill_)[i]) return false;
-      (*spill_)[i] = 1;
+    if (!spill_.empty()) {
+      if (spill_[i]) return false;
+      spill_[i] = 1;
       return true;
     }
     uint64_t bit = uint64_t{1} << i;
@@ -275,11 +276,11 @@ class SeenSet {
     bits_ |= bit;
     return true;
   }
-  bool Contains(int i) const { return spill_ ? (*spill_)[i] != 0 : (bits_ >> i) & 1; }
+  bool Contains(int i) const { return !spill_.empty() ? spill_[i] != 0 : (bits_ >> i) & 1; }
 
  private:
   uint64_t bits_ = 0;
-  std::vector<uint8_t>* spill_;
+  std::vector<uint8_t> spill_;
 };
 
 // The key of `field` as written when it has no escape (no copy), else
@@ -375,7 +376,7 @@ bool RecordConverter::Convert(std::string_view json, ColumnBatch* batch, ColumnV
   }
   const bool keep_extra = options_.keep_unknown_fields && extra != nullptr;
   if (keep_extra) extra_.assign(1, '{');
-  SeenSet seen(root_.names.size(), &seen_);
+  SeenSet seen(root_.names.size());
   int hint = 0;
   for (auto field_result : object) {
     std::string_view key;
@@ -580,7 +581,7 @@ bool RecordConverter::ConvertValue(const Node& node, od::value& value, ColumnVec
 }
 
 bool RecordConverter::ConvertObject(const Node& node, od::object object, ColumnVector* out) {
-  SeenSet seen(node.names.size(), &seen_);
+  SeenSet seen(node.names.size());
   int hint = 0;
   for (auto field_result : object) {
     std::string_view key;

@@ -120,7 +120,6 @@ class RecordConverter {
   std::string padded_;
   const char* doc_end_ = nullptr;  // end of the JSON in padded_
   std::string extra_;
-  std::vector<uint8_t> seen_;
   std::vector<std::string> reverse_path_;
   ConversionError* error_ = nullptr;
 };

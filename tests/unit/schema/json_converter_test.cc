@@ -228,6 +228,50 @@ TEST(ConverterKeysTest, NamesAroundTheWordBoundaries) {
   }
 }
 
+// Objects of more than 64 fields track the fields they saw in memory of their
+// own: a wide struct inside a wide table once cleared the table's record, so
+// the fields before it were taken for missing (a second value appended to
+// their columns) and a repeated key before it went unnoticed.
+TEST(ConverterKeysTest, WideStructInsideAWideTable) {
+  TableSchema s;
+  s.database = "raw";
+  s.name = "wide";
+  std::string inner = "struct<";
+  for (int f = 0; f < 70; ++f) inner += (f ? ",f" : "f") + std::to_string(f) + ":int";
+  inner += ">";
+  for (int c = 0; c < 70; ++c) {
+    s.columns.push_back(Column{"c" + std::to_string(c), *ParseType("int")});
+    if (c == 35) s.columns.push_back(Column{"inner", *ParseType(inner)});
+  }
+  std::string inner_json = "{";
+  for (int f = 0; f < 70; ++f) inner_json += (f ? ",\"f" : "\"f") + std::to_string(f) + "\":1";
+  inner_json += "}";
+  std::string json = "{";
+  for (int c = 0; c < 70; ++c) {
+    json += "\"c" + std::to_string(c) + "\":" + std::to_string(c) + ",";
+    if (c == 35) json += "\"inner\":" + inner_json + ",";
+  }
+  json.back() = '}';
+  RecordConverter converter(&s);
+  ColumnBatch batch(&s);
+  ConversionError error;
+  ASSERT_TRUE(converter.Convert(json, &batch, nullptr, &error)) << error.ToString();
+  ASSERT_EQ(batch.rows(), 1u);
+  for (size_t i = 0; i < batch.column_count(); ++i) {
+    EXPECT_EQ(batch.column(i)->size(), 1u) << s.columns[i].name;
+    if (s.columns[i].name[0] == 'c') {
+      EXPECT_EQ(batch.column(i)->int32_data()[0], std::stoi(s.columns[i].name.substr(1)));
+    }
+  }
+  std::string repeated = json;
+  repeated.back() = ',';
+  repeated += "\"c3\":3}";
+  EXPECT_FALSE(converter.Convert(repeated, &batch, nullptr, &error));
+  EXPECT_EQ(error.code, ConversionErrorCode::kDuplicateField);
+  EXPECT_EQ(error.path, "$.c3");
+  EXPECT_EQ(batch.rows(), 1u);
+}
+
 TEST_F(ConverterTest, ErrorToStringIsReadable) {
   ASSERT_FALSE(Convert(R"({"id":"a","device":{"ver":true}})"));
   EXPECT_EQ(error_.ToString(), "type_mismatch at $.device.ver: expected int, got a boolean");
