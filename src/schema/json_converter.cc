@@ -194,7 +194,7 @@ int RecordConverter::Node::Find(std::string_view key, int hint) const {
   return -1;
 }
 
-int RecordConverter::Node::FindRaw(const char* key, const char* end, int hint) const {
+int RecordConverter::Node::ScanRaw(const char* key, const char* end, int hint) const {
   const int n = static_cast<int>(raw.size());
   uint64_t word[2];
   std::memcpy(word, key, sizeof word);
@@ -321,17 +321,22 @@ RecordConverter::RecordConverter(const TableSchema* schema, ConverterOptions opt
   }
 }
 
-bool RecordConverter::Lookup(const Node& node, od::field& field, int hint, int* index,
-                             std::string_view* key) const {
-  *index = node.FindRaw(field.key().raw(), doc_end_, hint);
-  if (*index >= 0) {
-    *key = node.names[*index];
-    return true;
-  }
-  if (ReadKey(field, key) != simdjson::SUCCESS) return false;
-  *index = node.Find(*key, hint);
-  return true;
+namespace {
+
+constexpr int kUnreadableKey = -2;
+
+// The index in node.names of `field`'s key: as written, else unescaped (then
+// *key is the key); -1 for an unknown key, kUnreadableKey for a key that
+// cannot be read. Inline: it runs once per field.
+inline int KeyIndex(const RecordConverter::Node& node, od::field& field, int hint,
+                    const char* doc_end, std::string_view* key) {
+  int i = node.FindRaw(field.key().raw(), doc_end, hint);
+  if (i >= 0) return i;
+  if (ReadKey(field, key) != simdjson::SUCCESS) return kUnreadableKey;
+  return node.Find(*key, hint);
 }
+
+}  // namespace
 
 bool RecordConverter::Fail(ConversionErrorCode code, std::string message) {
   error_->code = code;
@@ -379,14 +384,14 @@ bool RecordConverter::Convert(std::string_view json, ColumnBatch* batch, ColumnV
   SeenSet seen(root_.names.size());
   int hint = 0;
   for (auto field_result : object) {
-    std::string_view key;
+    std::string_view key;  // set for a key not matched as written
     if (field_result.error() != simdjson::SUCCESS) {
       Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
       return fail();
     }
     od::field& field = field_result.value_unsafe();  // no copy of the field
-    int i;
-    if (!Lookup(root_, field, hint, &i, &key)) {
+    const int i = KeyIndex(root_, field, hint, doc_end_, &key);
+    if (i == kUnreadableKey) {
       Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
       return fail();
     }
@@ -421,17 +426,17 @@ bool RecordConverter::Convert(std::string_view json, ColumnBatch* batch, ColumnV
     hint = i + 1;
     if (!seen.Insert(i)) {
       Fail(ConversionErrorCode::kDuplicateField, "the key appears more than once");
-      PushPathKey(key, &reverse_path_);
+      PushPathKey(root_.names[i], &reverse_path_);
       return fail();
     }
     // Validation hook (processor): range / enum / format checks of column i go here.
     if (!ConvertValue(root_.children[i], field.value(), batch->column(i))) {
-      PushPathKey(key, &reverse_path_);
+      PushPathKey(root_.names[i], &reverse_path_);
       return fail();
     }
     if (root_.required[i] && !batch->column(i)->IsValid(row)) {
       Fail(ConversionErrorCode::kMissingField, "required field is null");
-      PushPathKey(key, &reverse_path_);
+      PushPathKey(root_.names[i], &reverse_path_);
       return fail();
     }
   }
@@ -536,6 +541,10 @@ bool RecordConverter::ConvertValue(const Node& node, od::value& value, ColumnVec
     if (value.get_string().get(s) != simdjson::SUCCESS) {
       return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
     }
+    if (kind == TypeKind::kString) {  // the common case, without the call
+      out->AppendString(s);
+      return true;
+    }
     return ConvertScalarText(node, s, true, out);
   }
   if (t == od::json_type::boolean) {
@@ -557,7 +566,6 @@ bool RecordConverter::ConvertValue(const Node& node, od::value& value, ColumnVec
   // A number. Doubles and integers take simdjson's parsers (correctly
   // rounded, exact); anything else, and every error, the number's own text,
   // so that strings and decimals keep the exact digits.
-  std::string_view text = TrimRight(value.raw_json_token());
   if (kind == TypeKind::kDouble) {
     double d;
     if (value.get_double().get(d) == simdjson::SUCCESS) {
@@ -577,7 +585,7 @@ bool RecordConverter::ConvertValue(const Node& node, od::value& value, ColumnVec
       }
     }
   }
-  return ConvertScalarText(node, text, false, out);
+  return ConvertScalarText(node, TrimRight(value.raw_json_token()), false, out);
 }
 
 bool RecordConverter::ConvertObject(const Node& node, od::object object, ColumnVector* out) {
@@ -589,15 +597,15 @@ bool RecordConverter::ConvertObject(const Node& node, od::object object, ColumnV
       return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
     }
     od::field& field = field_result.value_unsafe();  // no copy of the field
-    int i;
-    if (!Lookup(node, field, hint, &i, &key)) {
+    const int i = KeyIndex(node, field, hint, doc_end_, &key);
+    if (i == kUnreadableKey) {
       return Fail(ConversionErrorCode::kMalformedJson, "the event is not valid JSON");
     }
     if (i < 0) continue;  // unknown nested keys are not part of the table
     hint = i + 1;
     if (!seen.Insert(i)) {
       Fail(ConversionErrorCode::kDuplicateField, "the key appears more than once");
-      PushPathKey(key, &reverse_path_);
+      PushPathKey(node.names[i], &reverse_path_);
       return false;
     }
     if (!ConvertValue(node.children[i], field.value(), out->child(i))) {

@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,17 +98,26 @@ class RecordConverter {
     // opening quote; `end`: the end of the document), with no unescaping and
     // no scan for the key's end; -1 for an unknown key or one written with
     // escapes (then Find on the unescaped key decides). REQUIRES: 16 bytes
-    // readable at `key` (simdjson's padding).
-    int FindRaw(const char* key, const char* end, int hint) const;
+    // readable at `key` (simdjson's padding). Inline for the usual case, the
+    // hint's name of up to 15 bytes (keys come in schema order); else a scan.
+    int FindRaw(const char* key, const char* end, int hint) const {
+      if (static_cast<size_t>(hint) < raw.size()) {
+        const RawName& r = raw[hint];
+        uint64_t word[2];
+        std::memcpy(word, key, sizeof word);
+        if ((((word[0] & r.mask[0]) ^ r.head[0]) | ((word[1] & r.mask[1]) ^ r.head[1])) == 0 &&
+            r.size < sizeof word && r.plain && static_cast<size_t>(end - key) > r.size) {
+          return hint;
+        }
+      }
+      return ScanRaw(key, end, hint);
+    }
+    int ScanRaw(const char* key, const char* end, int hint) const;
   };
 
  private:
   bool ConvertValue(const Node& node, simdjson::ondemand::value& value, ColumnVector* out);
   bool ConvertObject(const Node& node, simdjson::ondemand::object object, ColumnVector* out);
-  // The index in node.names of `field`'s key (-1 when unknown) and the key
-  // itself; false when the key cannot be read.
-  bool Lookup(const Node& node, simdjson::ondemand::field& field, int hint, int* index,
-              std::string_view* key) const;
   bool ConvertMapKey(const Node& node, std::string_view key, ColumnVector* out);
   bool ConvertScalarText(const Node& node, std::string_view text, bool quoted, ColumnVector* out);
   bool Fail(ConversionErrorCode code, std::string message);
