@@ -90,7 +90,7 @@ void ColumnVector::Truncate(size_t rows) {
       i128_.resize(rows);
       break;
     case TypeKind::kString:
-      bytes_.resize(offsets_[rows]);
+      bytes_.Truncate(offsets_[rows]);
       offsets_.resize(rows + 1);
       break;
     case TypeKind::kArray:
@@ -102,6 +102,14 @@ void ColumnVector::Truncate(size_t rows) {
       for (auto& c : children_) c->Truncate(rows);
       break;
   }
+}
+
+void ColumnVector::Bytes::Grow(size_t more) {
+  const size_t capacity = std::max({size_ + more, 2 * capacity_, size_t{256}});
+  auto data = std::make_unique_for_overwrite<char[]>(capacity);
+  if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
+  data_ = std::move(data);
+  capacity_ = capacity;
 }
 
 size_t ColumnVector::MemoryBytes() const {

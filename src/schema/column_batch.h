@@ -5,7 +5,9 @@
 // per-value dispatch. A batch owns its memory; thread-compatible.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,8 +44,7 @@ class ColumnVector {
   void AppendDecimal(Int128 unscaled) { validity_.push_back(1), i128_.push_back(unscaled); }
   void AppendString(std::string_view v) {
     validity_.push_back(1);
-    bytes_.append(v.data(), v.size());
-    offsets_.push_back(bytes_.size());
+    offsets_.push_back(bytes_.Append(v));
   }
   // kStruct: after appending one value to every child.
   void AppendStructValid() { validity_.push_back(1); }
@@ -65,7 +66,7 @@ class ColumnVector {
   const uint8_t* bool_data() const { return u8_.data(); }
   const Int128* decimal_data() const { return i128_.data(); }
   std::string_view StringAt(size_t row) const {
-    return std::string_view(bytes_).substr(offsets_[row], offsets_[row + 1] - offsets_[row]);
+    return std::string_view(bytes_.data() + offsets_[row], offsets_[row + 1] - offsets_[row]);
   }
   // kArray / kMap: entries [ListBegin(row), ListEnd(row)) of the child(ren).
   uint64_t ListBegin(size_t row) const { return offsets_[row]; }
@@ -80,6 +81,28 @@ class ColumnVector {
   size_t MemoryBytes() const;
 
  private:
+  // String payloads, one after the other: a growable buffer whose append is
+  // a capacity check and a copy (no terminator, no zero-filling on growth).
+  class Bytes {
+   public:
+    // Appends v; returns the new size.
+    size_t Append(std::string_view v) {
+      if (v.size() > capacity_ - size_) Grow(v.size());
+      if (!v.empty()) std::memcpy(data_.get() + size_, v.data(), v.size());
+      return size_ += v.size();
+    }
+    const char* data() const { return data_.get(); }
+    size_t size() const { return size_; }
+    size_t capacity() const { return capacity_; }
+    void Truncate(size_t n) { size_ = std::min(size_, n); }
+
+   private:
+    void Grow(size_t more);
+    std::unique_ptr<char[]> data_;
+    size_t size_ = 0;
+    size_t capacity_ = 0;
+  };
+
   const DataType* type_;
   std::vector<uint8_t> validity_;
   size_t null_count_ = 0;
@@ -88,7 +111,7 @@ class ColumnVector {
   std::vector<double> f64_;
   std::vector<uint8_t> u8_;
   std::vector<Int128> i128_;
-  std::string bytes_;              // kString payloads
+  Bytes bytes_;                    // kString payloads
   std::vector<uint64_t> offsets_;  // kString: byte offsets, kArray/kMap: child offsets; size+1
   std::vector<std::unique_ptr<ColumnVector>> children_;
 };
