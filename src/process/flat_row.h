@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,7 +25,14 @@ struct Value {
   void SetNull() { valid = false; }
   void SetInt(int64_t v) { valid = true, i = v; }
   void SetDouble(double v) { valid = true, d = v; }
-  void SetString(std::string_view v) { valid = true, s.assign(v.data(), v.size()); }
+  void SetString(std::string_view v) {
+    valid = true;
+    // Rows are reused, so s has room for most values: a resize within the
+    // capacity and a copy cost about half of assign()'s general replace.
+    // `v` never points into s (callers pass other storage).
+    s.resize(v.size());
+    if (!v.empty()) std::memcpy(s.data(), v.data(), v.size());
+  }
 };
 
 struct FlatColumn {
