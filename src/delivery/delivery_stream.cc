@@ -534,7 +534,9 @@ struct DeliveryStream::Impl {
       ++duplicates_;
       return Handled::kDone;
     }
-    if (range) {
+    // Events mostly come in sequence order: one past the range's last needs
+    // no search for a redelivery nor for its place.
+    if (range && !range->receipts.empty() && range->receipts.back().seq >= m.seq) {
       auto it = std::lower_bound(range->receipts.begin(), range->receipts.end(), m.seq,
                                  [](const bus::Receipt& r, uint64_t s) { return r.seq < s; });
       if (it != range->receipts.end() && it->seq == m.seq) {
@@ -559,9 +561,13 @@ struct DeliveryStream::Impl {
     if (!range) OpenRange(m.seq);
     Range& r = *range;
     AddEvent(m);
-    auto pos = std::lower_bound(r.receipts.begin(), r.receipts.end(), m.seq,
-                                [](const bus::Receipt& x, uint64_t s) { return x.seq < s; });
-    r.receipts.insert(pos, d.receipt);
+    if (r.receipts.empty() || r.receipts.back().seq < m.seq) {
+      r.receipts.push_back(d.receipt);
+    } else {
+      auto pos = std::lower_bound(r.receipts.begin(), r.receipts.end(), m.seq,
+                                  [](const bus::Receipt& x, uint64_t s) { return x.seq < s; });
+      r.receipts.insert(pos, d.receipt);
+    }
     r.first = std::min(r.first, m.seq);
     r.last = std::max(r.last, m.seq);
     r.bytes += m.payload.size();
