@@ -134,30 +134,36 @@ Status EmbeddedSubscription::Collect(const FetchOptions& options, int64_t now_us
          timers_.top().at_us <= now_us) {
     Timer t = timers_.top();
     timers_.pop();
-    Slot* slot = SlotFor(t.seq);
-    if (slot == nullptr || slot->state != SlotState::kInFlight || slot->attempt != t.attempt ||
-        slot->visible_at_us > now_us) {
-      continue;  // acknowledged, or its visibility was changed since
+    for (uint64_t seq = std::max(t.seq, floor_); seq <= t.last; ++seq) {
+      if (out->size() >= options.max_messages || bytes >= options.max_bytes) {
+        timers_.push(Timer{t.at_us, seq, t.last, t.attempt});  // the rest, at the next fetch
+        break;
+      }
+      Slot* slot = SlotFor(seq);
+      if (slot == nullptr || slot->state != SlotState::kInFlight || slot->attempt != t.attempt ||
+          slot->visible_at_us > now_us) {
+        continue;  // acknowledged, or its visibility was changed since
+      }
+      std::vector<Message> one;
+      INLET_RETURN_IF_ERROR(log_->Read(seq, 1, 1, &one, nullptr));
+      if (one.empty() || one.front().seq != seq) {  // cannot happen while unacked data is kept
+        slot->state = SlotState::kDone;
+        --in_flight_;
+        continue;
+      }
+      if (config_.max_receive_count > 0 && slot->attempt >= config_.max_receive_count &&
+          dead_letter_ != nullptr) {
+        slot->state = SlotState::kDeadLettering;
+        to_dead_letter->push_back(std::move(one.front()));
+        continue;
+      }
+      slot->attempt++;
+      slot->visible_at_us = now_us + vis_us;
+      timers_.push(Timer{slot->visible_at_us, seq, seq, slot->attempt});
+      bytes += one.front().payload.size();
+      out->push_back(Delivery{std::move(one.front()), Receipt{seq, slot->attempt}});
+      ++delivered_;
     }
-    std::vector<Message> one;
-    INLET_RETURN_IF_ERROR(log_->Read(t.seq, 1, 1, &one, nullptr));
-    if (one.empty() || one.front().seq != t.seq) {  // cannot happen while unacked data is kept
-      slot->state = SlotState::kDone;
-      --in_flight_;
-      continue;
-    }
-    if (config_.max_receive_count > 0 && slot->attempt >= config_.max_receive_count &&
-        dead_letter_ != nullptr) {
-      slot->state = SlotState::kDeadLettering;
-      to_dead_letter->push_back(std::move(one.front()));
-      continue;
-    }
-    slot->attempt++;
-    slot->visible_at_us = now_us + vis_us;
-    timers_.push(Timer{slot->visible_at_us, t.seq, slot->attempt});
-    bytes += one.front().payload.size();
-    out->push_back(Delivery{std::move(one.front()), Receipt{t.seq, slot->attempt}});
-    ++delivered_;
   }
   // 2. New messages from the log.
   if (out->size() < options.max_messages && bytes < options.max_bytes &&
@@ -165,6 +171,7 @@ Status EmbeddedSubscription::Collect(const FetchOptions& options, int64_t now_us
     size_t want =
         std::min(options.max_messages - out->size(), config_.max_unacked - window_.size());
     std::vector<Message> msgs;
+    uint64_t first_new = UINT64_MAX, last_new = 0;  // the new messages delivered: one timer
     out->reserve(out->size() +
                  std::min<uint64_t>({want, log_->last_durable_seq() - next_ + 1, 16384}));
     INLET_RETURN_IF_ERROR(log_->Read(
@@ -193,12 +200,14 @@ Status EmbeddedSubscription::Collect(const FetchOptions& options, int64_t now_us
       slot.visible_at_us = now_us + vis_us;
       window_.push_back(slot);
       ++next_;
-      timers_.push(Timer{slot.visible_at_us, msg.seq, 1});
+      first_new = std::min(first_new, msg.seq);
+      last_new = msg.seq;
       ++in_flight_;
       ++delivered_;
       const uint64_t seq = msg.seq;
       out->push_back(Delivery{std::move(msg), Receipt{seq, 1}});
     }
+    if (last_new != 0) timers_.push(Timer{now_us + vis_us, first_new, last_new, 1});
     AdvanceFloor();
   }
   return Status::Ok();
@@ -223,7 +232,7 @@ void EmbeddedSubscription::DeadLetter(std::vector<Message> messages) {
     } else {  // retried at the next fetch after a second
       slot->state = SlotState::kInFlight;
       slot->visible_at_us = now_us + 1'000'000;
-      timers_.push(Timer{slot->visible_at_us, m.seq, slot->attempt});
+      timers_.push(Timer{slot->visible_at_us, m.seq, m.seq, slot->attempt});
     }
   }
   AdvanceFloor();
@@ -288,7 +297,7 @@ Status EmbeddedSubscription::Nack(std::span<const Receipt> receipts, Millis dela
       continue;
     }
     slot->visible_at_us = at;
-    timers_.push(Timer{at, r.seq, r.attempt});
+    timers_.push(Timer{at, r.seq, r.seq, r.attempt});
   }
   return Status::Ok();
 }

@@ -49,9 +49,15 @@ class EmbeddedSubscription final : public Consumer {
     uint32_t attempt = 0;
     SlotState state = SlotState::kInFlight;
   };
+  // When messages [seq, last] delivered as `attempt` become visible again
+  // (unless acknowledged or given another visibility since). A fetch's new
+  // messages share one timer: a timer per message held the heap at
+  // (rate x visibility timeout) entries, 24 bytes each (945 MB at 125k
+  // messages/s with the delivery streams' 315 s).
   struct Timer {
     int64_t at_us;
     uint64_t seq;
+    uint64_t last;
     uint32_t attempt;
     bool operator>(const Timer& o) const {
       return at_us != o.at_us ? at_us > o.at_us : seq > o.seq;

@@ -91,6 +91,45 @@ TEST(EmbeddedBusTest, UnackedEventsReappearAfterTheVisibilityTimeout) {
   EXPECT_EQ(a.Stats().backlog, 0u);
 }
 
+// A fetch's messages share one visibility timer. When it runs out, exactly
+// the ones still unacknowledged and not nacked reappear, in seq order, across
+// several fetches when they do not fit one; a nacked one comes back at its
+// own time, once.
+TEST(EmbeddedBusTest, OneFetchsUnackedEventsReappearAcrossSeveralFetches) {
+  TempDir dir;
+  auto bus = EmbeddedBus::Open(ThreeSubscriptions(dir.path()));
+  PublishN(**bus, 0, 100);
+  Consumer& a = *(*bus)->FindSubscription("a");
+  auto first = FetchAll(a);
+  ASSERT_EQ(first.size(), 100u);
+  std::vector<Delivery> even;
+  for (const Delivery& d : first) {
+    if (d.message.seq % 2 == 0) even.push_back(d);
+  }
+  AckAll(a, even);
+  ASSERT_TRUE(a.Nack(std::vector<Receipt>{first[0].receipt}, 20ms).ok());  // seq 1
+  auto nacked = FetchAll(a, 100, 150ms);
+  ASSERT_EQ(nacked.size(), 1u);
+  EXPECT_EQ(nacked[0].message.seq, 1u);
+  AckAll(a, nacked);
+  std::vector<uint64_t> seqs;
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (seqs.size() < 49 && std::chrono::steady_clock::now() < deadline) {
+    auto batch = FetchAll(a, 10, 500ms);
+    EXPECT_LE(batch.size(), 10u);
+    for (const Delivery& d : batch) {
+      EXPECT_EQ(d.receipt.attempt, 2u);
+      seqs.push_back(d.message.seq);
+    }
+    AckAll(a, batch);  // so that none can time out again
+  }
+  std::vector<uint64_t> expected;
+  for (uint64_t s = 3; s <= 99; s += 2) expected.push_back(s);
+  EXPECT_EQ(seqs, expected);
+  EXPECT_EQ(a.Stats().in_flight, 0u);
+  EXPECT_EQ(a.Stats().backlog, 0u);
+}
+
 TEST(EmbeddedBusTest, NackWithDelayRedeliversAfterTheDelay) {
   TempDir dir;
   auto bus = EmbeddedBus::Open(ThreeSubscriptions(dir.path()));
