@@ -166,16 +166,14 @@ TEST(ParquetWriterTest, DefaultZstdLevelIsInletsNotDuckDbs) {
   schema::TableSchema table;
   table.columns.push_back(schema::Column{"id", *schema::ParseType("string")});
   table.columns.push_back(schema::Column{"n", *schema::ParseType("bigint")});
-  schema::RecordConverter converter(&table);
   schema::ColumnBatch batch(&table);
-  schema::ConversionError error;
   uint64_t x = 88172645463325252ull;
   for (int k = 0; k < 20000; ++k) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    ASSERT_TRUE(converter.Convert(R"({"id":"user-)" + std::to_string(x % 5000) + "-" +
-                                      std::to_string(x % 977) + R"(","n":)" +
-                                      std::to_string(x % 100000) + "}",
-                                  &batch, nullptr, &error));
+    batch.column(0)->AppendString("user-" + std::to_string(x % 5000) + "-" +
+                                  std::to_string(x % 977));
+    batch.column(1)->AppendInt64(static_cast<int64_t>(x % 100000));
+    batch.CommitRow();
   }
   auto writer = ParquetWriter::Create();
   ASSERT_TRUE(writer.ok());
