@@ -52,6 +52,12 @@ void SortByFirst(std::vector<std::pair<uint64_t, T>>* v) {
 // gender << 48, person, then one word per POI.
 constexpr uint64_t kBlock = 1, kWindow = 2, kHits = 3;
 
+// A tracked person of a cell and their events there (snapshots).
+struct PersonEvents {
+  uint64_t person = 0;
+  uint64_t events = 0;
+};
+
 }  // namespace
 
 const char* GenderLabel(int code) {
@@ -127,6 +133,7 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
     max_time = std::max(max_time, inputs[i].time_us);
     by_shard[inputs[i].person % shards_.size()].push_back(static_cast<uint32_t>(i));
   }
+  std::vector<Pair> pairs;  // of the current window's run of events
   for (size_t s = 0; s < shards_.size(); ++s) {
     if (by_shard[s].empty()) continue;
     Shard& shard = *shards_[s];
@@ -137,8 +144,13 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
       const PresenceInput& in = inputs[i];
       const int64_t w = WindowStart(in.time_us);
       if (w != last_window) {
+        if (window) Count(window, pairs);
+        pairs.clear();
         auto [it, inserted] = shard.windows.try_emplace(w);
-        if (inserted) new_windows.push_back(w);
+        if (inserted) {
+          new_windows.push_back(w);
+          it->second.pairs.reserve(std::min<uint64_t>(shard.last_pairs, persons_per_shard_));
+        }
         window = &it->second;
         last_window = w;
         PutU64(kWindow, &journal);
@@ -159,9 +171,13 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
                  static_cast<uint64_t>(in.band) << 40 | static_cast<uint64_t>(in.gender) << 48,
              &journal);
       PutU64(in.person, &journal);
-      for (uint32_t poi : found) PutU64(poi, &journal);
-      Count(window, found, in.band, in.gender, in.person);
+      for (uint32_t poi : found) {
+        PutU64(poi, &journal);
+        pairs.push_back({Key(poi, in.band, in.gender), in.person});
+      }
     }
+    if (window) Count(window, pairs);
+    pairs.clear();
   }
   {
     char* p = journal.data() + late_pos;
@@ -183,19 +199,23 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
   }
 }
 
-void PresenceAggregator::Count(Window* window, std::span<const uint32_t> hits, uint8_t band,
-                               uint8_t gender, uint64_t person) {
-  for (uint32_t poi : hits) {
-    const uint64_t key = Key(poi, band, gender);
-    Cell& cell = window->cells[key];
-    ++cell.events;
-    if (window->person_entries >= persons_per_shard_) {
-      if (!window->seen.contains({key, person})) overflow_.fetch_add(1, std::memory_order_relaxed);
+void PresenceAggregator::Count(Window* window, std::span<const Pair> pairs) {
+  // Each probe is a cache miss in a large window: the slots of the pairs
+  // kAhead places ahead are fetched while the current one is counted.
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < std::min(kAhead, pairs.size()); ++i) window->pairs.prefetch(pairs[i]);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (i + kAhead < pairs.size()) window->pairs.prefetch(pairs[i + kAhead]);
+    if (window->pairs.size() < persons_per_shard_) {
+      ++window->pairs[pairs[i]];
       continue;
     }
-    if (window->seen.insert({key, person}).second) {
-      ++cell.persons;
-      ++window->person_entries;
+    auto it = window->pairs.find(pairs[i]);
+    if (it != window->pairs.end()) {
+      ++it->second;
+    } else {
+      ++window->extra_events[pairs[i].cell];
+      overflow_.fetch_add(1, std::memory_order_relaxed);
     }
   }
 }
@@ -234,7 +254,13 @@ std::vector<EmittedWindow> PresenceAggregator::TakeReady(bool all, int64_t now_u
       std::lock_guard lock(shard->mu);
       auto it = shard->windows.find(ready[k]);
       if (it == shard->windows.end()) continue;
-      cells.insert(cells.end(), it->second.cells.begin(), it->second.cells.end());
+      const Window& window = it->second;
+      cells.reserve(cells.size() + window.pairs.size() + window.extra_events.size());
+      for (const auto& [pair, events] : window.pairs)
+        cells.push_back({pair.cell, Cell{.events = events, .persons = 1}});
+      for (const auto& [cell, events] : window.extra_events)
+        cells.push_back({cell, Cell{.events = events, .persons = 0}});
+      shard->last_pairs = window.pairs.size();
       shard->windows.erase(it);
     }
     SortByFirst(&cells);
@@ -311,33 +337,43 @@ std::string PresenceAggregator::Snapshot() const {
     std::lock_guard lock(shard->mu);
     PutU64(shard->windows.size(), &out);
     for (const auto& [start, window] : shard->windows) {
-      PutU64(static_cast<uint64_t>(start), &out);
-      PutU64(window.person_entries, &out);
-      PutU64(window.cells.size(), &out);
-      // Each cell with its persons: the (cell, person) pairs sorted by cell
-      // give every cell's persons as one run (one sort instead of a map of
-      // vectors, which allocated per cell).
-      std::vector<std::pair<uint64_t, uint64_t>> seen(window.seen.begin(), window.seen.end());
+      // Each cell with its persons: the pairs sorted by cell give every
+      // cell's persons as one run (one sort instead of a map of vectors).
+      std::vector<std::pair<uint64_t, PersonEvents>> seen;
+      seen.reserve(window.pairs.size());
+      for (const auto& [pair, events] : window.pairs)
+        seen.push_back({pair.cell, PersonEvents{pair.person, events}});
       SortByFirst(&seen);
-      out.reserve(out.size() + 8 * (seen.size() + 3 * window.cells.size()));
+      auto has_pairs = [&](uint64_t cell) {
+        auto it = std::lower_bound(seen.begin(), seen.end(), cell,
+                                   [](const auto& a, uint64_t c) { return a.first < c; });
+        return it != seen.end() && it->first == cell;
+      };
+      uint64_t n_cells = 0;
+      for (size_t k = 0; k < seen.size(); ++k)
+        n_cells += k == 0 || seen[k].first != seen[k - 1].first;
+      for (const auto& [cell, events] : window.extra_events) n_cells += !has_pairs(cell);
+      PutU64(static_cast<uint64_t>(start), &out);
+      PutU64(window.pairs.size(), &out);
+      PutU64(n_cells, &out);
+      out.reserve(out.size() + 8 * (seen.size() + 3 * n_cells));
       for (size_t k = 0; k < seen.size();) {
         const uint64_t key = seen[k].first;
         size_t end = k;
-        while (end < seen.size() && seen[end].first == key) ++end;
-        auto cell = window.cells.find(key);
-        if (cell == window.cells.end()) {  // cannot happen: a pair is added with its cell
-          k = end;
-          continue;
-        }
+        uint64_t events = 0;
+        for (; end < seen.size() && seen[end].first == key; ++end)
+          events += seen[end].second.events;
+        if (auto extra = window.extra_events.find(key); extra != window.extra_events.end())
+          events += extra->second;
         PutU64(key, &out);
-        PutU64(cell->second.events, &out);
+        PutU64(events, &out);
         PutU64(end - k, &out);
-        for (; k < end; ++k) PutU64(seen[k].second, &out);
+        for (; k < end; ++k) PutU64(seen[k].second.person, &out);
       }
-      for (const auto& [key, cell] : window.cells) {  // cells without tracked persons
-        if (cell.persons != 0) continue;              // (persons counts the cell's pairs)
-        PutU64(key, &out);
-        PutU64(cell.events, &out);
+      for (const auto& [cell, events] : window.extra_events) {  // cells without tracked persons
+        if (has_pairs(cell)) continue;
+        PutU64(cell, &out);
+        PutU64(events, &out);
         PutU64(0, &out);
       }
     }
@@ -371,19 +407,27 @@ Status PresenceAggregator::Restore(std::string_view snapshot) {
     if (!r.Count(&n_windows)) return corrupt;
     for (uint64_t i = 0; i < n_windows; ++i) {
       int64_t start;
-      uint64_t n_cells;
+      uint64_t n_cells, n_pairs;
       Window window;
-      if (!r.I64(&start) || !r.U64(&window.person_entries) || !r.Count(&n_cells)) return corrupt;
+      if (!r.I64(&start) || !r.U64(&n_pairs) || !r.Count(&n_cells)) return corrupt;
+      window.pairs.reserve(std::min<uint64_t>(n_pairs, snapshot.size() / 8));
       for (uint64_t c = 0; c < n_cells; ++c) {
-        uint64_t key, n_persons;
-        Cell cell;
-        if (!r.U64(&key) || !r.U64(&cell.events) || !r.Count(&n_persons)) return corrupt;
+        uint64_t key, events, n_persons;
+        if (!r.U64(&key) || !r.U64(&events) || !r.Count(&n_persons)) return corrupt;
+        // The cell's events go on its first person (a cell's events are the
+        // sum over its pairs), or apart when it has none.
+        uint64_t first = 0;
         for (uint64_t k = 0; k < n_persons; ++k) {
           uint64_t p;
           if (!r.U64(&p)) return corrupt;
-          if (window.seen.insert({key, p}).second) ++cell.persons;
+          window.pairs.try_emplace(Pair{key, p}, 0);
+          if (k == 0) first = p;
         }
-        window.cells.emplace(key, cell);
+        if (events == 0) continue;
+        if (n_persons > 0)
+          window.pairs[Pair{key, first}] += events;
+        else
+          window.extra_events[key] += events;
       }
       windows.emplace(start, std::move(window));
     }
@@ -425,7 +469,7 @@ Status PresenceAggregator::ApplyJournal(std::string_view journal) {
   Reader r(journal);
   std::unique_lock emit_lock(emit_mu_);
   std::vector<Window*> current(shards_.size(), nullptr);
-  std::vector<uint32_t> hits;
+  std::vector<Pair> pairs;
   int64_t max_time = INT64_MIN;
   while (!r.done()) {
     uint64_t tag;
@@ -459,15 +503,15 @@ Status PresenceAggregator::ApplyJournal(std::string_view journal) {
         if (!r.U64(&person)) return corrupt;
         Window* window = current[person % shards_.size()];
         if (!window) return corrupt;
-        hits.clear();
+        const auto band = static_cast<uint8_t>(tag >> 40), gender = static_cast<uint8_t>(tag >> 48);
+        pairs.clear();
         for (uint64_t k = 0; k < n; ++k) {
           uint64_t poi;
           if (!r.U64(&poi) || poi >= index_->pois().size()) return corrupt;
-          hits.push_back(static_cast<uint32_t>(poi));
+          pairs.push_back({Key(static_cast<uint32_t>(poi), band, gender), person});
         }
         std::lock_guard lock(shards_[person % shards_.size()]->mu);
-        Count(window, hits, static_cast<uint8_t>(tag >> 40), static_cast<uint8_t>(tag >> 48),
-              person);
+        Count(window, pairs);
         break;
       }
       default:

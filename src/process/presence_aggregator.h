@@ -8,7 +8,6 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
-#include <absl/container/flat_hash_set.h>
 
 #include <atomic>
 #include <cstdint>
@@ -117,20 +116,33 @@ class PresenceAggregator {
     uint64_t events = 0;
     uint64_t persons = 0;
   };
-  // Distinct persons per cell as one flat set of (cell key, person) for the
-  // whole window: one probe per POI hit, no allocation per person.
+  // A (cell, person) pair: cell is Key(poi, band, gender), person the hash
+  // of the pseudonym (uniform, so it needs no mixing).
+  struct Pair {
+    uint64_t cell = 0;
+    uint64_t person = 0;
+    bool operator==(const Pair&) const = default;
+  };
+  struct PairHash {
+    size_t operator()(const Pair& p) const { return p.person ^ (p.cell * 0x9E3779B97F4A7C15ull); }
+  };
+  // One flat map of (cell, person) -> events for the whole window: one probe
+  // per POI hit counts both the distinct person and the event; a cell's
+  // persons are its pairs and its events their sum (plus extra_events).
   struct Window {
-    absl::flat_hash_map<uint64_t, Cell> cells;  // key: poi << 16 | band << 8 | gender
-    absl::flat_hash_set<std::pair<uint64_t, uint64_t>> seen;
-    uint64_t person_entries = 0;
+    absl::flat_hash_map<Pair, uint64_t, PairHash> pairs;
+    // Events of a cell not on any tracked pair: persons past
+    // max_persons_per_window, and a restored snapshot's counts of cells
+    // without persons.
+    absl::flat_hash_map<uint64_t, uint64_t> extra_events;
   };
   struct Shard {
     std::mutex mu;
     std::map<int64_t, Window> windows;
+    size_t last_pairs = 0;  // pairs of the shard's last closed window: a new one's size hint
   };
-  // Counts one event of `person` at each POI of `hits` in `window`.
-  void Count(Window* window, std::span<const uint32_t> hits, uint8_t band, uint8_t gender,
-             uint64_t person);
+  // Counts one event per pair in `window` (the pairs of one or more events).
+  void Count(Window* window, std::span<const Pair> pairs);
   static uint64_t Key(uint32_t poi, uint8_t band, uint8_t gender) {
     return static_cast<uint64_t>(poi) << 16 | static_cast<uint64_t>(band) << 8 | gender;
   }

@@ -324,6 +324,9 @@ TEST(ExactlyOnceTest, WindowSnapshotRestoresCountsExactly) {
   ASSERT_TRUE(b.Restore(snap).ok());
   EXPECT_EQ(b.Snapshot().size(), snap.size());
   EXPECT_EQ(b.watermark(), a.watermark());
+  // The same persons again after the restore: counted as events, not as new persons.
+  a.Add(in, late);
+  b.Add(in, late);
   auto wa = a.TakeReady(true, 0), wb = b.TakeReady(true, 0);
   ASSERT_EQ(wa.size(), wb.size());
   ASSERT_GE(wa.size(), 8u);
