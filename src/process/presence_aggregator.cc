@@ -1,6 +1,7 @@
 #include "process/presence_aggregator.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <utility>
 
@@ -13,11 +14,14 @@ int64_t WallMicros() {
       .count();
 }
 
-void PutU64(uint64_t v, std::string* out) {
-  const size_t at = out->size();
-  out->resize(at + 8);  // amortised: callers reserve
-  char* b = out->data() + at;
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+void PutU64(uint64_t v, std::string* out) {  // little-endian; callers reserve
+  if constexpr (std::endian::native == std::endian::little) {
+    out->append(reinterpret_cast<const char*>(&v), 8);
+  } else {
+    char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+    out->append(b, 8);
+  }
 }
 
 // Sorts pairs by their first member: LSD radix sort on 11-bit digits, stable,
@@ -115,7 +119,10 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
   std::vector<std::vector<uint32_t>> by_shard(shards_.size());
   std::vector<int64_t> new_windows;
   std::string journal;
-  journal.reserve(24 + inputs.size() * 24);
+  // A block header, a window record per shard (more only when a batch spans
+  // windows), and per event with POIs its header, person and POIs.
+  journal.reserve(24 + shards_.size() * 24 + inputs.size() * 16 +
+                  (located ? located->hits.size() : inputs.size()) * 8);
   PutU64(kBlock, &journal);
   const size_t late_pos = journal.size();
   PutU64(0, &journal);
@@ -185,7 +192,10 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
     const uint64_t mt = static_cast<uint64_t>(max_time);
     for (int i = 0; i < 8; ++i) p[8 + i] = static_cast<char>(mt >> (8 * i));
     std::lock_guard lock(journal_mu_);
-    journal_ += journal;
+    if (journal_.empty())
+      journal_.swap(journal);
+    else
+      journal_ += journal;
   }
   if (!new_windows.empty()) {
     std::lock_guard lock(open_mu_);
