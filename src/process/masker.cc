@@ -326,6 +326,15 @@ void Masker::Hash(std::string_view value, std::string* out) {
   HexLowerTo(d.data(), d.size(), out);
 }
 
+void Masker::Prefetch(const FlatRow& row) const {
+  for (const Rule& r : rules_) {
+    const Value& v = row.values[r.column];
+    if (!v.valid || r.input_type != FlatType::kString) continue;
+    if (r.rule.op == MaskOp::kPseudonym) pseudonyms_.Prefetch(v.s);
+    if (r.rule.op == MaskOp::kHash) hashes_.Prefetch(v.s);
+  }
+}
+
 void Masker::Apply(FlatRow* row) {
   for (const Rule& r : rules_) {
     Value& v = row->values[r.column];
