@@ -156,7 +156,12 @@ void PresenceAggregator::Add(std::span<const PresenceInput> inputs, std::span<ui
         auto [it, inserted] = shard.windows.try_emplace(w);
         if (inserted) {
           new_windows.push_back(w);
-          it->second.pairs.reserve(std::min<uint64_t>(shard.last_pairs, persons_per_shard_));
+          // The newest window is sized like the last closed one (no rehashes
+          // on the way); windows opened behind it, by late or replayed
+          // events, grow from empty, so that many open windows do not each
+          // hold a live window's memory.
+          if (std::next(it) == shard.windows.end())
+            it->second.pairs.reserve(std::min<uint64_t>(shard.last_pairs, persons_per_shard_));
         }
         window = &it->second;
         last_window = w;
