@@ -604,6 +604,10 @@ struct QueryEngine::Impl {
   std::map<std::string, std::string> view_sql;  // by qualified name
   std::set<std::string> schemas;
   std::set<std::string> empty_tables;
+  // Some table's location holds another table's (errors/ holds the delivery
+  // streams' errors/format-conversion-failed/): its file list is rechecked
+  // with the empty tables, as new folders appear.
+  bool has_nested = false;
   // Every view reads with union_by_name, after a query found files of one
   // table with different columns (see ViewSql).
   bool union_all = false;
@@ -683,7 +687,46 @@ struct QueryEngine::Impl {
     return (lake_dir / t.location).lexically_normal().string();
   }
 
-  std::string ViewSql(const TableInfo& t, bool has_files) const {
+  // The globs of a table's files when other tables' locations lie inside
+  // its own (`nested`, lake-relative): each folder under `rel` that holds
+  // files and no nested table, recursively around the nested ones, plus the
+  // files directly in `rel`. Sorted, so that an unchanged lake gives the
+  // same view.
+  void GlobsOutside(const std::string& rel, const std::vector<std::string>& nested,
+                    std::vector<std::string>* out) const {
+    const fs::path dir = lake_dir / rel;
+    std::error_code ec;
+    bool direct = false;
+    std::vector<std::string> subs;
+    for (fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+         !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (it->is_regular_file(ec) && it->path().extension() == ".parquet" && name[0] != '.')
+        direct = true;
+      else if (it->is_directory(ec))
+        subs.push_back(rel + name + "/");
+    }
+    std::sort(subs.begin(), subs.end());
+    for (const std::string& sub : subs) {
+      bool is_nested = false, holds_nested = false;
+      for (const std::string& n : nested) {
+        is_nested |= n == sub;
+        holds_nested |= n.size() > sub.size() && n.compare(0, sub.size(), sub) == 0;
+      }
+      if (is_nested) continue;
+      if (holds_nested) {
+        GlobsOutside(sub, nested, out);
+      } else if (HasParquetFile(lake_dir / sub)) {
+        out->push_back((lake_dir / sub).lexically_normal().string() + "**/*.parquet");
+      }
+    }
+    if (direct) out->push_back((lake_dir / rel).lexically_normal().string() + "*.parquet");
+  }
+
+  // `globs`: the table's files when some are left out (GlobsOutside); empty
+  // for every file under its location.
+  std::string ViewSql(const TableInfo& t, bool has_files,
+                      const std::vector<std::string>& globs = {}) const {
     std::string name = QuoteIdent(t.database) + "." + QuoteIdent(t.name);
     if (has_files) {
       std::string loc = AbsLocation(t);
@@ -695,9 +738,15 @@ struct QueryEngine::Impl {
       // columns anyway switches every view to it (QueryEngine::Query).
       bool one_shape = !union_all && t.source == "config" && t.schema_version <= 1;
       for (const auto& c : t.columns) one_shape &= !c.deprecated;
-      return "CREATE OR REPLACE VIEW " + name + " AS SELECT * FROM read_parquet(" +
-             QuoteLiteral(loc + "**/*.parquet") + ", hive_partitioning = true" +
-             (one_shape ? ")" : ", union_by_name = true)");
+      std::string files = QuoteLiteral(loc + "**/*.parquet");
+      if (!globs.empty()) {
+        files = "[";
+        for (const std::string& g : globs)
+          files += (files.size() > 1 ? ", " : "") + QuoteLiteral(g);
+        files += "]";
+      }
+      return "CREATE OR REPLACE VIEW " + name + " AS SELECT * FROM read_parquet(" + files +
+             ", hive_partitioning = true" + (one_shape ? ")" : ", union_by_name = true)");
     }
     std::string cols;
     auto add = [&](const ColumnInfo& c) {
@@ -717,8 +766,8 @@ struct QueryEngine::Impl {
   Status RefreshLocked(bool force) {
     auto counter = catalog->ChangeCounter();
     if (!counter.ok()) return counter.status();
-    bool recheck_empty =
-        !empty_tables.empty() && Clock::now() - last_empty_check >= kEmptyTableRecheck;
+    bool recheck_empty = (!empty_tables.empty() || has_nested) &&
+                         Clock::now() - last_empty_check >= kEmptyTableRecheck;
     if (!force && counter.value() == seen_counter && !recheck_empty) return Status::Ok();
     auto dbs = catalog->ListDatabases();
     if (!dbs.ok()) return dbs.status();
@@ -731,12 +780,28 @@ struct QueryEngine::Impl {
     if (!tables.ok()) return tables.status();
     std::set<std::string> current;
     empty_tables.clear();
+    has_nested = false;
     for (const auto& t : tables.value()) {
       std::string qn = t.QualifiedName();
       current.insert(qn);
-      bool has_files = HasParquetFile(AbsLocation(t));
+      // Tables whose folders lie inside this one's are not part of it (their
+      // files have other columns).
+      std::vector<std::string> nested, globs;
+      for (const auto& o : tables.value()) {
+        if (o.location.size() > t.location.size() &&
+            o.location.compare(0, t.location.size(), t.location) == 0)
+          nested.push_back(o.location);
+      }
+      bool has_files;
+      if (nested.empty()) {
+        has_files = HasParquetFile(AbsLocation(t));
+      } else {
+        has_nested = true;
+        GlobsOutside(t.location, nested, &globs);
+        has_files = !globs.empty();
+      }
       if (!has_files) empty_tables.insert(qn);
-      std::string sql = ViewSql(t, has_files);
+      std::string sql = ViewSql(t, has_files, globs);
       if (view_sql[qn] == sql) continue;
       Status st = RunSql(admin, sql);
       if (!st.ok())

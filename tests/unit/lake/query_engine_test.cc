@@ -105,6 +105,49 @@ TEST_F(QueryEngineTest, TableWithoutFilesIsAnEmptyTypedView) {
   EXPECT_EQ(again->rows[0][1].text, "1");
 }
 
+TEST_F(QueryEngineTest, ATableLeavesOutTheTablesInsideItsFolder) {
+  // errors/ holds a processor's rejected events by category and, inside it,
+  // the delivery streams' errors/format-conversion-failed/ (other columns):
+  // each table reads its own files only.
+  auto tables = testing::TestLakeTables();
+  TableRegistration rejected;
+  rejected.schema.database = "errors";
+  rejected.schema.name = "rejected";
+  rejected.schema.columns = {{.name = "category", .type = *schema::ParseType("string")},
+                             {.name = "payload", .type = *schema::ParseType("string")}};
+  rejected.location = "errors/";
+  tables.push_back(rejected);
+  auto write = [&](const std::string& category, int rows) {
+    fs::path dir = lake_ / "errors" / category / "year=2024/month=5/day=1";
+    fs::create_directories(dir);
+    testing::RunDuckDb({"COPY (SELECT '" + category + "' AS category, 'x' AS payload FROM range(" +
+                        std::to_string(rows) + ")) TO '" + (dir / "a.parquet").string() +
+                        "' (FORMAT parquet)"});
+  };
+  write("invalid_value", 3);
+  LakeConfig cfg;
+  auto s = LakeService::Open(cfg, lake_, tables);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  const std::string by_category =
+      "SELECT category, count(*) FROM errors.rejected GROUP BY 1 ORDER BY 1";
+  auto r = (*s)->engine()->Query(by_category);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->rows.size(), 1u);
+  EXPECT_EQ(r->rows[0][0].text, "invalid_value");
+  EXPECT_EQ(r->rows[0][1].text, "3");
+  auto e = (*s)->engine()->Query("SELECT count(*) FROM errors.format_conversion_failed");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_NE(e->rows[0][0].text, "0");
+  // A category's first file is read without a restart.
+  write("too_large", 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  r = (*s)->engine()->Query(by_category);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->rows.size(), 2u);
+  EXPECT_EQ(r->rows[1][0].text, "too_large");
+  EXPECT_EQ(r->rows[1][1].text, "2");
+}
+
 TEST_F(QueryEngineTest, PartitionFilterPrunesFiles) {
   auto s = Open();
   auto r = s->engine()->Query("EXPLAIN ANALYZE SELECT count(*) FROM raw.events WHERE day = 2");
