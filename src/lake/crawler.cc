@@ -191,8 +191,12 @@ Result<CrawlReport> Crawler::Crawl(const CrawlOptions& options) {
   // 1. Files and partitions.
   std::vector<FileEntry> files;
   fs::path root = lake_dir_ / prefix;
+  // A prefix that does not exist yet (nothing written there so far) holds
+  // no files, as an empty one: not an error.
   std::error_code ec;
-  if (fs::is_directory(root, ec)) {
+  const bool is_dir = fs::is_directory(root, ec);
+  if (ec == std::errc::no_such_file_or_directory) ec.clear();
+  if (is_dir) {
     for (fs::recursive_directory_iterator
              it(root, fs::directory_options::skip_permission_denied, ec),
          end;

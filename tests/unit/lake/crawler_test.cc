@@ -82,6 +82,21 @@ TEST_F(CrawlerTest, CreatesTheTableWithPartitionsAndNestedTypes) {
   EXPECT_NE(rep->Summary().find("2 found"), std::string::npos);
 }
 
+TEST_F(CrawlerTest, APrefixNothingWasWrittenToYetIsEmptyNotAnError) {
+  Crawler crawler(catalog_.get(), dir_.path() / "lake");
+  CrawlOptions o;
+  o.table = "app.t";
+  o.prefix = "app/t/";  // no such folder
+  auto rep = crawler.Crawl(o);
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  EXPECT_EQ(rep->files_found, 0u);
+  EXPECT_FALSE(rep->created);
+  EXPECT_FALSE(catalog_->GetTable("app", "t").ok());
+  // Its first file is found by the next crawl.
+  Write(1, "a.parquet", "SELECT 1 AS id");
+  EXPECT_TRUE(Crawl().created);
+}
+
 TEST_F(CrawlerTest, NewPartitionsAreAdded) {
   Write(1, "a.parquet", "SELECT 1 AS id");
   Crawl();
