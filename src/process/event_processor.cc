@@ -688,6 +688,9 @@ Result<size_t> EventProcessor::EmitReady(bool all) {
   for (const auto& [day, list] : by_day) {
     if (!st.ok()) break;
     schema::ColumnBatch batch(&s.presence_build_schema);
+    size_t rows_in_all = 0;
+    for (const EmittedWindow* w : list) rows_in_all += w->rows.size();
+    batch.Reserve(rows_in_all);
     const bool coded_category = !s.poi_category_code.empty();
     for (const EmittedWindow* w : list) {
       for (const PresenceRow& r : w->rows) {

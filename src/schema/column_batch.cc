@@ -104,6 +104,37 @@ void ColumnVector::Truncate(size_t rows) {
   }
 }
 
+void ColumnVector::Reserve(size_t rows) {
+  validity_.reserve(rows);
+  switch (type_->kind) {
+    case TypeKind::kBigint:
+    case TypeKind::kTimestamp:
+      i64_.reserve(rows);
+      break;
+    case TypeKind::kInt:
+    case TypeKind::kDate:
+      i32_.reserve(rows);
+      break;
+    case TypeKind::kDouble:
+      f64_.reserve(rows);
+      break;
+    case TypeKind::kBoolean:
+      u8_.reserve(rows);
+      break;
+    case TypeKind::kDecimal:
+      i128_.reserve(rows);
+      break;
+    case TypeKind::kString:
+    case TypeKind::kArray:
+    case TypeKind::kMap:
+      offsets_.reserve(rows + 1);
+      break;
+    case TypeKind::kStruct:
+      for (auto& c : children_) c->Reserve(rows);
+      break;
+  }
+}
+
 void ColumnVector::Bytes::Grow(size_t more) {
   const size_t capacity = std::max({size_ + more, 2 * capacity_, size_t{256}});
   auto data = std::make_unique_for_overwrite<char[]>(capacity);
@@ -128,6 +159,10 @@ ColumnBatch::ColumnBatch(const TableSchema* schema) : schema_(schema) {
 void ColumnBatch::Truncate(size_t rows) {
   for (auto& c : columns_) c->Truncate(rows);
   if (rows < rows_) rows_ = rows;
+}
+
+void ColumnBatch::Reserve(size_t rows) {
+  for (auto& c : columns_) c->Reserve(rows);
 }
 
 size_t ColumnBatch::MemoryBytes() const {

@@ -58,6 +58,9 @@ class ColumnVector {
   // Removes every entry from `rows` on (children included).
   void Truncate(size_t rows);
   void Clear() { Truncate(0); }
+  // Room for `rows` entries in all (not in children, nor string payloads), so
+  // that appending a known number of rows does not reallocate on the way.
+  void Reserve(size_t rows);
 
   // Readers. Fixed-width arrays hold one slot per row (nulls hold 0).
   const int64_t* int64_data() const { return i64_.data(); }
@@ -134,6 +137,8 @@ class ColumnBatch {
   void CommitRow() { ++rows_; }
   // Drops rows from `rows` on; also undoes a partly appended row.
   void Truncate(size_t rows);
+  // ColumnVector::Reserve on every column.
+  void Reserve(size_t rows);
   size_t MemoryBytes() const;
 
  private:
