@@ -1,6 +1,7 @@
 #include "process/presence_aggregator.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <utility>
 
@@ -14,9 +15,13 @@ int64_t WallMicros() {
 }
 
 void PutU64(uint64_t v, std::string* out) {  // little-endian; callers reserve
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 8);
+  if constexpr (std::endian::native == std::endian::little) {
+    out->append(reinterpret_cast<const char*>(&v), 8);
+  } else {
+    char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+    out->append(b, 8);
+  }
 }
 
 // Sorts pairs by their first member: LSD radix sort on 11-bit digits, stable,
